@@ -1,0 +1,117 @@
+import { RateLimitError, WaitingError, Worker, type Job } from "bullmq";
+import type { Redis } from "ioredis";
+import type { Logger } from "../src/logger.ts";
+import { keyPrefix } from "../src/redis.ts";
+import { PRIORITY, QUEUE, type DeliverChunkData, type FanoutData, type PollFeedData } from "./definitions.ts";
+import { processDeliverChunk, type DeliverDeps } from "./processors/deliver.ts";
+import { processFanout, type FanoutDeps } from "./processors/fan-out.ts";
+import { processPollFeed, type PollFeedDeps } from "./processors/poll-feed.ts";
+import type { Queues } from "./queues.ts";
+
+export interface WorkerOptions {
+  /** Delivery chunks processed at once by this process. */
+  deliveryConcurrency: number;
+  /** How long a job's lock lives without renewal; a killed worker's jobs are retried after it. */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+}
+
+export interface Workers {
+  close(): Promise<void>;
+  /** Aborts in-flight chunks (they re-queue what is left) and closes; for graceful shutdown. */
+  drainAndClose(): Promise<void>;
+  all: Worker[];
+}
+
+export function createWorkers(deps: {
+  connection: Redis;
+  prefix: string;
+  queues: Queues;
+  logger: Logger;
+  poll: Omit<PollFeedDeps, "logger">;
+  fanout: Omit<FanoutDeps, "logger" | "enqueueChunks">;
+  deliver: Omit<DeliverDeps, "logger" | "breakingWaiting">;
+  options: WorkerOptions;
+}): Workers {
+  const { logger, queues } = deps;
+  const prefix = keyPrefix(deps.prefix);
+  const common = {
+    connection: deps.connection,
+    prefix,
+    lockDuration: deps.options.lockDurationMs ?? 30_000,
+    stalledInterval: deps.options.stalledIntervalMs ?? 30_000,
+    // Crashes are expected and safe to retry (every step is idempotent); don't fail a job for them.
+    maxStalledCount: 100,
+  };
+
+  const feeds = new Worker<PollFeedData>(
+    QUEUE.feeds,
+    (job) => processPollFeed(job.data, { ...deps.poll, logger: logger.child({ job: job.id }) }),
+    { ...common, concurrency: 4 },
+  );
+
+  const fanout = new Worker<FanoutData>(
+    QUEUE.fanout,
+    (job) =>
+      processFanout(job.data, {
+        ...deps.fanout,
+        enqueueChunks: (id, priority, chunks) => queues.enqueueChunks(id, priority, chunks),
+        logger,
+      }),
+    { ...common, concurrency: 2 },
+  );
+
+  const breakingWaiting = async () => {
+    const counts = await queues.delivery.getCountsPerPriority([PRIORITY.breaking]);
+    return (counts[PRIORITY.breaking] ?? 0) > 0;
+  };
+
+  const delivery = new Worker<DeliverChunkData>(
+    QUEUE.delivery,
+    async (job: Job<DeliverChunkData>, token?: string, signal?: AbortSignal) => {
+      const result = await processDeliverChunk(job.data, { ...deps.deliver, logger, breakingWaiting }, signal);
+      switch (result.status) {
+        case "rate-limited":
+          // The BullMQ way: stop every worker of the queue for retry_after, re-queue this job
+          // without counting an attempt. Settled recipients are skipped when it runs again.
+          await queues.delivery.rateLimit(result.ms);
+          throw new RateLimitError();
+        case "yield":
+          await job.moveToWait(token);
+          throw new WaitingError();
+        case "outage":
+          throw new Error(`Telegram unreachable: ${result.reason}`);
+        default:
+          return result;
+      }
+    },
+    {
+      ...common,
+      concurrency: deps.options.deliveryConcurrency,
+      // Only here so queue.rateLimit() has a limiter to arm; the real pacing is the Redis GCRA.
+      limiter: { max: 1_000_000, duration: 1_000 },
+      settings: { backoffStrategy: (attempts: number) => Math.min(1_000 * 2 ** Math.max(0, attempts - 1), 30_000) },
+    },
+  );
+
+  const all = [feeds, fanout, delivery] as Worker[];
+  for (const w of all) {
+    w.on("error", (err) => logger.error({ err, queue: w.name }, "worker error"));
+    w.on("failed", (job, err) => {
+      if (!job) return;
+      const level = job.attemptsMade < (job.opts.attempts ?? 1) ? "warn" : "error";
+      logger[level]({ queue: w.name, job: job.id, attempts: job.attemptsMade, reason: err.message }, "job failed");
+    });
+  }
+
+  return {
+    all,
+    async close() {
+      await Promise.all(all.map((w) => w.close()));
+    },
+    async drainAndClose() {
+      delivery.cancelAllJobs("shutdown");
+      await Promise.all(all.map((w) => w.close()));
+    },
+  };
+}

@@ -1,0 +1,66 @@
+import { Bot, GrammyError, HttpError, type Api } from "grammy";
+import type { I18n } from "@grammyjs/i18n";
+import { autoRetry } from "@grammyjs/auto-retry";
+import type { UserFromGetMe } from "grammy/types";
+import { LANGUAGES } from "../catalog.ts";
+import type { BotServices, Context } from "./context.ts";
+import { createLanguageFeature } from "./features/language.ts";
+import { createSubscriptionFeature } from "./features/subscription.ts";
+import { createTopicsFeature } from "./features/topics.ts";
+import { createUnhandledFeature } from "./features/unhandled.ts";
+
+export interface BotDeps {
+  token: string;
+  apiRoot: string;
+  services: BotServices;
+  i18n: I18n<Context>;
+  /** Known bot identity (tests, or a cached getMe) so start-up needs no round trip. */
+  botInfo?: UserFromGetMe;
+}
+
+/** Builds the bot: plugins, services, error boundary, then one Composer per feature, unhandled last. */
+export function createBot(deps: BotDeps): Bot<Context> {
+  const bot = new Bot<Context>(deps.token, {
+    client: { apiRoot: deps.apiRoot },
+    ...(deps.botInfo ? { botInfo: deps.botInfo } : {}),
+  });
+  const { services } = deps;
+  // Replies to a reader's own taps may hit the per-chat limit (a fast double tap): wait and retry.
+  // Bulk delivery does not go through this client; it paces itself and hands 429s to the queue.
+  bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 10 }));
+
+  bot.use(async (ctx, next) => {
+    ctx.services = services;
+    ctx.subscriber = ctx.chat?.type === "private" ? await services.subscribers.get(ctx.chat.id) : undefined;
+    await next();
+  });
+  bot.use(deps.i18n);
+
+  bot.use(createSubscriptionFeature());
+  bot.use(createTopicsFeature());
+  bot.use(createLanguageFeature());
+  bot.use(createUnhandledFeature());
+
+  bot.catch(async (err) => {
+    const ctx = err.ctx;
+    const e = err.error;
+    const reason = e instanceof GrammyError ? e.description : e instanceof HttpError ? "network" : (e as Error)?.message;
+    services.logger.error({ updateId: ctx.update.update_id, reason, err: e }, "update handling failed");
+    try {
+      if (ctx.callbackQuery) await ctx.answerCallbackQuery({ text: ctx.t("error-generic") });
+      else if (ctx.chat?.type === "private") await ctx.reply(ctx.t("error-generic"));
+    } catch {
+      // Telegram itself is failing; the log line above is all we can do.
+    }
+  });
+  return bot;
+}
+
+/** Registers the command menu in every interface language (English is the default scope). */
+export async function registerCommands(api: Api, i18n: I18n<Context>): Promise<void> {
+  const names = ["start", "topics", "language", "help", "stop"] as const;
+  for (const lang of LANGUAGES) {
+    const commands = names.map((c) => ({ command: c, description: i18n.t(lang, `cmd-${c}`) }));
+    await api.setMyCommands(commands, lang === "en" ? {} : { language_code: lang });
+  }
+}

@@ -1,0 +1,64 @@
+import "dotenv/config";
+import { loadCatalog, CatalogError } from "./catalog.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+import { createLogger } from "./logger.ts";
+import { createApp, type Role } from "./app.ts";
+
+function fail(lines: string[]): never {
+  for (const line of lines) console.error(line);
+  process.exit(1);
+}
+
+let config;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  if (err instanceof ConfigError) fail(["Cannot start: the configuration is invalid.", ...err.problems.map((p) => `  - ${p}`), "See .env.example for every variable and its default."]);
+  throw err;
+}
+
+const logger = createLogger({ level: config.logLevel, pretty: !config.isProduction, secrets: [config.botToken] });
+
+let catalog;
+try {
+  catalog = loadCatalog(config.catalogPath);
+} catch (err) {
+  if (err instanceof CatalogError) fail([`Cannot start: ${err.message}`]);
+  throw err;
+}
+
+const role = (process.env.ROLE ?? "all") as Role;
+if (!["all", "bot", "worker"].includes(role)) fail([`Cannot start: ROLE must be all, bot or worker (got "${role}")`]);
+
+const app = createApp({ config, catalog, logger, role });
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, "shutting down");
+  // A bound on the whole shutdown: in-flight sends get time to finish, but we never hang forever.
+  const force = setTimeout(() => {
+    logger.error("shutdown took too long; exiting");
+    process.exit(1);
+  }, 25_000);
+  force.unref();
+  try {
+    await app.stop();
+    process.exit(0);
+  } catch (err) {
+    logger.error({ err }, "error during shutdown");
+    process.exit(1);
+  }
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));
+process.on("unhandledRejection", (reason) => logger.error({ reason: String(reason) }, "unhandled promise rejection"));
+
+try {
+  await app.start();
+} catch (err) {
+  logger.fatal({ reason: (err as Error).message }, "start-up failed");
+  await app.stop().catch(() => undefined);
+  process.exit(1);
+}

@@ -1,0 +1,6 @@
+-- KEYS[1] sub hash, KEYS[2] bitmap of Russian-language subscribers; ARGV[1] lang, ARGV[2] now
+local uid = redis.call('HGET', KEYS[1], 'uid')
+if not uid then return 0 end
+redis.call('HSET', KEYS[1], 'lang', ARGV[1], 'updated_at', ARGV[2])
+redis.call('SETBIT', KEYS[2], tonumber(uid), ARGV[1] == 'ru' and 1 or 0)
+return 1
