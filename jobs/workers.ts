@@ -1,4 +1,4 @@
-import { RateLimitError, WaitingError, Worker, type Job } from "bullmq";
+import { DelayedError, RateLimitError, WaitingError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "../src/logger.ts";
 import { keyPrefix } from "../src/redis.ts";
@@ -61,9 +61,22 @@ export function createWorkers(deps: {
     { ...common, concurrency: 2 },
   );
 
-  const breakingWaiting = async () => {
-    const counts = await queues.delivery.getCountsPerPriority([PRIORITY.breaking]);
-    return (counts[PRIORITY.breaking] ?? 0) > 0;
+  // Breaking news is "pending" while any of its chunks waits or runs; normal chunks step aside
+  // until then. Cached briefly: every lane of every chunk asks.
+  let breakingCache = { at: 0, value: Promise.resolve(false) };
+  const breakingWaiting = () => {
+    if (Date.now() - breakingCache.at > 250) {
+      breakingCache = {
+        at: Date.now(),
+        value: (async () => {
+          const counts = await queues.delivery.getCountsPerPriority([PRIORITY.breaking]);
+          if ((counts[PRIORITY.breaking] ?? 0) > 0) return true;
+          const active = await queues.delivery.getActive(0, 200);
+          return active.some((j) => j.opts.priority === PRIORITY.breaking);
+        })().catch(() => false),
+      };
+    }
+    return breakingCache.value;
   };
 
   const delivery = new Worker<DeliverChunkData>(
@@ -77,8 +90,13 @@ export function createWorkers(deps: {
           await queues.delivery.rateLimit(result.ms);
           throw new RateLimitError();
         case "yield":
-          await job.moveToWait(token);
-          throw new WaitingError();
+          if (result.reason === "shutdown") {
+            await job.moveToWait(token);
+            throw new WaitingError();
+          }
+          // Back off a moment rather than straight to wait, or a free slot would pick it up again at once.
+          await job.moveToDelayed(Date.now() + 1_000, token);
+          throw new DelayedError();
         case "outage":
           throw new Error(`Telegram unreachable: ${result.reason}`);
         default:

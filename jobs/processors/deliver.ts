@@ -95,7 +95,7 @@ export async function processDeliverChunk(
   const queue: Pending[] = recipients.map((r) => ({ ...r, attempts: 0, notBefore: 0 }));
   let stop: DeliverResult | undefined;
   let consecutiveTransient = 0;
-  let lastYieldCheck = now();
+  let lastYieldCheck = 0;
   const counts = { sent: 0, blocked: 0, failed: 0 };
   const isNormal = article.priority !== "breaking";
 
@@ -120,7 +120,7 @@ export async function processDeliverChunk(
         stop = { status: "yield", reason: "shutdown" };
         break;
       }
-      if (isNormal && now() - lastYieldCheck > 1_000) {
+      if (isNormal && now() - lastYieldCheck > 500) {
         lastYieldCheck = now();
         if (await deps.breakingWaiting()) {
           stop = { status: "yield", reason: "breaking" };

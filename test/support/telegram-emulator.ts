@@ -118,21 +118,14 @@ export interface SentEntry {
   at: number;
 }
 
-/** Current state of one message (after edits). */
-export interface MessageView {
-  chat_id: number;
-  message_id: number;
+/**
+ * Current state of one message after edits, in the same shape as a {@link SentEntry}: `method` / `at`
+ * are those of the last change (send, edit or delete), text / caption / markup the current ones.
+ */
+export interface MessageView extends SentEntry {
   fromBot: boolean;
   deleted: boolean;
   editCount: number;
-  /** Last raw text / caption / parse_mode the bot used for this message. */
-  text?: string;
-  caption?: string;
-  parse_mode?: string;
-  plainText?: string;
-  plainCaption?: string;
-  photo?: string;
-  reply_markup?: ReplyMarkupLike;
   /** The message as the Bot API would return it now. */
   message: Message;
 }
@@ -299,14 +292,11 @@ interface StoredMessage {
   /** Visible content + entities, compared for "message is not modified". */
   contentKey: string;
   markupKey: string;
-  text?: string;
-  caption?: string;
-  parse_mode?: string;
-  plainText?: string;
-  plainCaption?: string;
-  photo?: string;
-  reply_markup?: ReplyMarkupLike;
+  /** Current raw/visible content in SentEntry form (method/at of the last change). */
+  view: SentEntry;
 }
+
+type EditableField = "text" | "plainText" | "entities" | "caption" | "plainCaption" | "caption_entities" | "parse_mode" | "reply_markup";
 
 interface ChatState {
   id: number;
@@ -683,22 +673,7 @@ export class TelegramEmulator {
     const chat = this.chats.get(Number(chatId));
     const m = chat?.messages.get(messageId);
     if (!chat || !m) return undefined;
-    const view: MessageView = {
-      chat_id: chat.id,
-      message_id: messageId,
-      fromBot: m.fromBot,
-      deleted: m.deleted,
-      editCount: m.editCount,
-      message: m.message,
-    };
-    if (m.text !== undefined) view.text = m.text;
-    if (m.caption !== undefined) view.caption = m.caption;
-    if (m.parse_mode !== undefined) view.parse_mode = m.parse_mode;
-    if (m.plainText !== undefined) view.plainText = m.plainText;
-    if (m.plainCaption !== undefined) view.plainCaption = m.plainCaption;
-    if (m.photo !== undefined) view.photo = m.photo;
-    if (m.reply_markup !== undefined) view.reply_markup = m.reply_markup;
-    return view;
+    return { ...m.view, fromBot: m.fromBot, deleted: m.deleted, editCount: m.editCount, message: m.message };
   }
 
   /** Commands stored by setMyCommands for this scope + language (exact match, like getMyCommands). */
@@ -709,6 +684,11 @@ export class TelegramEmulator {
   /** Chat status as set by block/deactivate/remove or my_chat_member updates. */
   chatStatus(chatId: number): ChatState["status"] | undefined {
     return this.chats.get(chatId)?.status;
+  }
+
+  /** True while a getUpdates long poll is parked waiting for updates. */
+  get isPolling(): boolean {
+    return this.poller !== undefined;
   }
 
   get webhookUrl(): string | undefined {
@@ -828,7 +808,7 @@ export class TelegramEmulator {
       throw new Error(`pressButton: no bot message ${messageId} in chat ${from.id}`);
     }
     if (!options.force) {
-      const buttons = stored.reply_markup?.inline_keyboard?.flat() ?? [];
+      const buttons = stored.view.reply_markup?.inline_keyboard?.flat() ?? [];
       const found = buttons.some((b) => "callback_data" in b && b.callback_data === callbackData);
       if (!found) {
         const have = buttons.map((b) => ("callback_data" in b ? b.callback_data : `(${b.text})`)).join(", ");
@@ -1308,6 +1288,14 @@ export class TelegramEmulator {
       kind: fields.text !== undefined ? "text" : fields.photo ? "photo" : "other",
       contentKey: "",
       markupKey: "",
+      view: {
+        method: "userMessage",
+        chat_id: chat.id,
+        message_id: message.message_id,
+        ...(fields.text !== undefined ? { text: fields.text, plainText: fields.text } : {}),
+        ...(fields.caption !== undefined ? { caption: fields.caption, plainCaption: fields.caption } : {}),
+        at: Date.now(),
+      },
     });
     return message;
   }
@@ -1475,10 +1463,7 @@ export class TelegramEmulator {
       kind: "text",
       contentKey: this.contentKey(f),
       markupKey: this.markupKey(markup),
-      text: raw,
-      plainText: f.text,
-      ...(entry.parse_mode ? { parse_mode: entry.parse_mode } : {}),
-      ...(markup ? { reply_markup: markup } : {}),
+      view: { ...entry },
     });
     this.logEntry(chat, entry);
     this.counters.sent++;
@@ -1526,11 +1511,7 @@ export class TelegramEmulator {
       kind: "photo",
       contentKey: cap ? this.contentKey(cap) : "",
       markupKey: this.markupKey(markup),
-      photo,
-      ...(rawCaption !== undefined ? { caption: rawCaption } : {}),
-      ...(cap ? { plainCaption: cap.text } : {}),
-      ...(entry.parse_mode ? { parse_mode: entry.parse_mode } : {}),
-      ...(markup ? { reply_markup: markup } : {}),
+      view: { ...entry },
     });
     this.logEntry(chat, entry);
     this.counters.sent++;
@@ -1578,9 +1559,7 @@ export class TelegramEmulator {
           : { text: message.caption ?? "", entities: message.caption_entities ?? [] },
       ),
       markupKey: this.markupKey(markup),
-      ...(message.text !== undefined ? { plainText: message.text } : {}),
-      ...(message.caption !== undefined ? { plainCaption: message.caption } : {}),
-      ...(markup ? { reply_markup: markup } : {}),
+      view: { ...entry },
     });
     this.logEntry(chat, entry);
     this.counters.sent++;
@@ -1597,6 +1576,14 @@ export class TelegramEmulator {
     if (!stored || stored.deleted) throw bad("message to edit not found");
     if (!stored.fromBot) throw bad("message can't be edited");
     return { chat, stored, messageId };
+  }
+
+  /** Folds an edit into the message's current view: `replaced` fields are taken from the edit only. */
+  private applyEdit(stored: StoredMessage, entry: SentEntry, replaced: EditableField[]): void {
+    const view: SentEntry = { ...stored.view };
+    for (const key of replaced) delete view[key];
+    stored.view = { ...view, ...entry };
+    stored.editCount++;
   }
 
   private notModified(): ApiFailure {
@@ -1632,11 +1619,7 @@ export class TelegramEmulator {
     stored.message = message;
     stored.contentKey = contentKey;
     stored.markupKey = markupKey;
-    stored.text = raw;
-    stored.plainText = f.text;
-    stored.parse_mode = entry.parse_mode;
-    stored.reply_markup = markup;
-    stored.editCount++;
+    this.applyEdit(stored, entry, ["text", "plainText", "entities", "parse_mode", "reply_markup"]);
     this.logEntry(chat, entry);
     this.counters.edits++;
     return message;
@@ -1664,15 +1647,14 @@ export class TelegramEmulator {
     const rawCaption = this.str(p, "caption");
     const entry = this.entryFor("editMessageCaption", chat, messageId, p, markup);
     if (rawCaption !== undefined) entry.caption = rawCaption;
-    if (cap) entry.plainCaption = cap.text;
+    if (cap) {
+      entry.plainCaption = cap.text;
+      if (cap.entities.length > 0) entry.caption_entities = cap.entities;
+    }
     stored.message = message;
     stored.contentKey = contentKey;
     stored.markupKey = markupKey;
-    stored.caption = rawCaption;
-    stored.plainCaption = cap?.text;
-    stored.parse_mode = entry.parse_mode;
-    stored.reply_markup = markup;
-    stored.editCount++;
+    this.applyEdit(stored, entry, ["caption", "plainCaption", "caption_entities", "parse_mode", "reply_markup"]);
     this.logEntry(chat, entry);
     this.counters.edits++;
     return message;
@@ -1690,8 +1672,7 @@ export class TelegramEmulator {
     const entry = this.entryFor("editMessageReplyMarkup", chat, messageId, p, markup);
     stored.message = message;
     stored.markupKey = markupKey;
-    stored.reply_markup = markup;
-    stored.editCount++;
+    this.applyEdit(stored, entry, ["reply_markup"]);
     this.logEntry(chat, entry);
     this.counters.edits++;
     return message;
@@ -1703,7 +1684,9 @@ export class TelegramEmulator {
     const stored = messageId === undefined ? undefined : chat.messages.get(messageId);
     if (!stored || stored.deleted || messageId === undefined) throw bad("message to delete not found");
     stored.deleted = true;
-    this.logEntry(chat, { method: "deleteMessage", chat_id: chat.id, message_id: messageId, at: Date.now() });
+    const entry: SentEntry = { method: "deleteMessage", chat_id: chat.id, message_id: messageId, at: Date.now() };
+    stored.view = { ...stored.view, method: entry.method, at: entry.at };
+    this.logEntry(chat, entry);
     this.counters.deleted++;
     return true;
   }
