@@ -154,8 +154,8 @@ export function createApp(opts: AppOptions): App {
           },
           options: {
             deliveryConcurrency: config.delivery.concurrency,
-            ...(tuning.lockDurationMs ? { lockDurationMs: tuning.lockDurationMs } : {}),
-            ...(tuning.stalledIntervalMs ? { stalledIntervalMs: tuning.stalledIntervalMs } : {}),
+            lockDurationMs: tuning.lockDurationMs ?? config.delivery.lockMs,
+            stalledIntervalMs: tuning.stalledIntervalMs ?? Math.min(30_000, config.delivery.lockMs),
           },
         })
       : undefined;

@@ -55,6 +55,7 @@ const schema = z.object({
   FEED_MAX_BYTES: int(1024, 100 * 1024 * 1024).default(5 * 1024 * 1024),
   FEED_MAX_REDIRECTS: int(0, 20).default(5),
   DELIVERY_CONCURRENCY: int(1, 64).default(4),
+  JOB_LOCK_MS: int(1_000, 600_000).default(30_000),
 });
 
 export type Env = z.infer<typeof schema>;
@@ -77,6 +78,8 @@ export interface Config {
     /** Global messages/s for sends with allow_paid_broadcast. */
     paidRate: number;
     concurrency: number;
+    /** A killed worker's job is taken over after this long without a lock renewal. */
+    lockMs: number;
   };
   seenTtlSeconds: number;
   feeds: { timeoutMs: number; maxBytes: number; maxRedirects: number };
@@ -119,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       paidBroadcast: e.PAID_BROADCAST,
       paidRate: e.PAID_BROADCAST_RATE,
       concurrency: e.DELIVERY_CONCURRENCY,
+      lockMs: e.JOB_LOCK_MS,
     },
     seenTtlSeconds: e.SEEN_TTL_DAYS * 86_400,
     feeds: { timeoutMs: e.FEED_TIMEOUT_MS, maxBytes: e.FEED_MAX_BYTES, maxRedirects: e.FEED_MAX_REDIRECTS },

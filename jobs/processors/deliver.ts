@@ -48,6 +48,9 @@ interface Pending {
   notBefore: number;
 }
 
+/** A send more than this late for its slot is not made (see the lane loop). */
+const LATE_SLOT_MS = 100;
+
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (ms <= 0 || signal?.aborted) return resolve();
@@ -147,10 +150,17 @@ export async function processDeliverChunk(
         queue.push(p);
         continue;
       }
+      const slotAt = now() + slot.waitMs;
       await sleep(slot.waitMs);
       if (stop) {
         queue.push(p);
         break;
+      }
+      if (now() - slotAt > LATE_SLOT_MS) {
+        // This process stalled past its slot (GC, CPU starvation). Sending now would bunch up with
+        // the slots after it and break the per-second limit: give the slot up and take a new one.
+        queue.unshift(p);
+        continue;
       }
       const { message, fallback } = renderFor(p.lang);
       const result = await sendOutgoing(deps.api, p.chatId, message, () => fallback, { paid });
@@ -201,6 +211,7 @@ export async function processDeliverChunk(
     return stop;
   }
   const finishedFanout = await deps.deliveries.finishChunk(articleId, data.chunk);
+  log.info({ ...counts, recipients: recipients.length }, "chunk delivered");
   if (finishedFanout) {
     await deps.deliveries.release(articleId);
     const record = await deps.deliveries.record(articleId);

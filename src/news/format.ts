@@ -220,30 +220,34 @@ const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 /**
  * Shortens `s` to at most `max` UTF-16 code units including a trailing "…". Cuts before the last
  * whitespace that fits; a single overlong word is cut at a grapheme boundary instead, so a
- * surrogate pair, an emoji ZWJ sequence or a letter with its combining marks is never split.
+ * surrogate pair, an emoji ZWJ sequence, a flag or a letter with its combining marks is never split
+ * (a grapheme that does not fit at all is left out).
  */
 export function trimAtWord(s: string, max: number): string {
   if (s.length <= max) return s;
   if (max < ELLIPSIS.length) return "";
   const cut = max - ELLIPSIS.length;
 
-  let hardCut = 0;
-  let wordCut = -1;
-  for (const { segment, index } of graphemes.segment(s)) {
-    if (index > cut) break;
-    // Whitespace starting at or before `cut` means everything before it is whole words.
-    if (/^\s+$/u.test(segment)) wordCut = index;
-    if (index + segment.length <= cut) hardCut = index + segment.length;
+  // Whitespace at or before `cut` means everything before it is whole words. A boundary far back
+  // would waste most of the room; then a hard cut reads better.
+  let end = -1;
+  for (let i = cut; i > 0 && i >= cut / 2; i--) {
+    if (/\s/u.test(s.charAt(i))) {
+      end = i;
+      break;
+    }
   }
-  // A grapheme longer than the whole budget (e.g. Zalgo text): fall back to a code point boundary.
-  if (hardCut === 0 && cut > 0) hardCut = isHighSurrogate(s.charCodeAt(cut - 1)) ? cut - 1 : cut;
+  if (end < 0) end = graphemeStartAt(s, cut);
 
-  // A word boundary far back would waste most of the room; then a hard cut reads better.
-  const end = wordCut > 0 && wordCut >= cut / 2 ? wordCut : hardCut;
-  const head = s.slice(0, end).replace(/[\s,;:.\-–—]+$/u, "") || s.slice(0, end).trimEnd();
-  return head + ELLIPSIS;
+  const head = s.slice(0, end);
+  return (head.replace(/[\s,;:.\-–—]+$/u, "") || head.trimEnd()) + ELLIPSIS;
 }
 
-function isHighSurrogate(code: number): boolean {
-  return code >= 0xd800 && code <= 0xdbff;
+/**
+ * Start of the grapheme containing code unit `i`, i.e. the last grapheme boundary <= i. Whether a
+ * position is a boundary depends only on the text before it and the code point at it, so only
+ * that prefix is segmented: V8's segmenter costs grow with the whole input, which may be huge.
+ */
+function graphemeStartAt(s: string, i: number): number {
+  return graphemes.segment(s.slice(0, i + 2)).containing(i)?.index ?? i;
 }
