@@ -3,6 +3,7 @@ import { loadCatalog, CatalogError } from "./catalog.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
 import { createApp, type Role } from "./app.ts";
+import { checkRedis } from "./redis.ts";
 
 function fail(lines: string[]): never {
   for (const line of lines) console.error(line);
@@ -29,6 +30,18 @@ try {
 
 const role = (process.env.ROLE ?? "all") as Role;
 if (!["all", "bot", "worker"].includes(role)) fail([`Cannot start: ROLE must be all, bot or worker (got "${role}")`]);
+
+const redisCheck = await checkRedis(config.redisUrl);
+if (!redisCheck.ok) {
+  fail([
+    `Cannot start: Redis at ${config.redisUrl.replace(/\/\/[^@]*@/, "//***@")} does not answer (${redisCheck.reason}).`,
+    "Start Redis (for example `redis-server --daemonize yes`) or point REDIS_URL at yours.",
+  ]);
+}
+if (redisCheck.evictionPolicy && redisCheck.evictionPolicy !== "noeviction") {
+  // Evicting keys would silently drop queued jobs and delivery state.
+  logger.warn({ policy: redisCheck.evictionPolicy }, "Redis maxmemory-policy is not noeviction: under memory pressure Redis may drop queued deliveries; set maxmemory-policy noeviction");
+}
 
 const app = createApp({ config, catalog, logger, role });
 

@@ -30,3 +30,20 @@ export function createRedis(opts: RedisFactoryOptions): Redis {
       : { ...base, maxRetriesPerRequest: 3, enableOfflineQueue: true };
   return new Redis(opts.url, options);
 }
+
+/** One quick connection attempt, so start-up can fail with a clear line instead of endless retries. */
+export async function checkRedis(url: string, timeoutMs = 5_000): Promise<{ ok: true; evictionPolicy?: string } | { ok: false; reason: string }> {
+  const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, connectTimeout: timeoutMs, maxRetriesPerRequest: 0 });
+  let lastError: string | undefined;
+  probe.on("error", (err: Error) => (lastError = err.message));
+  try {
+    await probe.connect();
+    await probe.ping();
+    const policy = await probe.config("GET", "maxmemory-policy").then((r) => (r as string[])[1]).catch(() => undefined);
+    return policy ? { ok: true, evictionPolicy: policy } : { ok: true };
+  } catch (err) {
+    return { ok: false, reason: lastError ?? (err as Error).message };
+  } finally {
+    probe.disconnect();
+  }
+}

@@ -227,11 +227,21 @@ describe("formatArticle", () => {
   });
 
   it("counts visible characters, not escaped HTML, against the caption limit", () => {
-    // 1000 "&" are 5000 characters of HTML but only 1000 visible ones: they must not be over-trimmed.
-    const m = formatArticle(article({ imageUrl: "https://img.example/p.jpg", summary: "&".repeat(1000) }), {});
+    // Each "&" is 5 characters of HTML but 1 visible one: the summary must not be over-trimmed.
+    const m = formatArticle(article({ imageUrl: "https://img.example/p.jpg", summary: "&".repeat(2000) }), {});
     const { visible } = parseHtml(htmlOf(m));
     expect(visible.length).toBeLessThanOrEqual(TELEGRAM_CAPTION_LIMIT);
     expect(visible.length).toBeGreaterThan(TELEGRAM_CAPTION_LIMIT - 5);
+  });
+
+  it("handles huge, whitespace-heavy inputs like small ones", () => {
+    const gap = formatArticle(article({ summary: `a${" ".repeat(100_000)}b` }), {});
+    expect(parseHtml(htmlOf(gap)).visible).toBe("Title\n\na b");
+    const summary = " \n".repeat(50_000) + "word ".repeat(100_000);
+    const { visible } = parseHtml(htmlOf(formatArticle(article({ summary }), {})));
+    expect(visible.length).toBeLessThanOrEqual(TELEGRAM_TEXT_LIMIT);
+    expect(visible).toMatch(/^Title\n\n(word )+word…$/);
+    expect(visible.length).toBeGreaterThan(TELEGRAM_TEXT_LIMIT - 10);
   });
 
   it("trims an overlong title and drops the summary", () => {
@@ -288,6 +298,7 @@ describe("trimAtWord", () => {
     expect(trimAtWord("😀😀😀😀", 4)).toBe("😀…"); // 3 units of room: one emoji, not one and a half
     expect(trimAtWord("👨‍👩‍👧👨‍👩‍👧", 10)).toBe("👨‍👩‍👧…");
     expect(trimAtWord("abcdef", 4)).toBe("abc…");
+    expect(trimAtWord("🇹🇲🇹🇲", 3)).toBe("…"); // half a flag would be a different symbol
   });
 });
 
@@ -314,7 +325,7 @@ const richText = fc
     {
       weight: 1,
       arbitrary: fc
-        .tuple(fc.array(piece, { minLength: 1, maxLength: 10 }), fc.integer({ min: 50, max: 800 }))
+        .tuple(fc.array(piece, { minLength: 1, maxLength: 10 }), fc.integer({ min: 50, max: 400 }))
         .map(([a, n]) => a.join("").repeat(n)),
     },
   )
@@ -347,17 +358,28 @@ const inputArb = fc.record({
 type Input = typeof inputArb extends fc.Arbitrary<infer T> ? T : never;
 
 const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
-function graphemeBoundaries(s: string): Set<number> {
-  const out = new Set<number>([0]);
-  for (const { index, segment } of segmenter.segment(s)) out.add(index + segment.length);
-  return out;
+/**
+ * Whether `pos` is a grapheme boundary of `s`. A boundary depends only on the text before it and
+ * the code point at it, so a short prefix suffices (segmenting huge strings is slow in V8).
+ */
+function isGraphemeBoundary(s: string, pos: number): boolean {
+  if (pos === 0 || pos === s.length) return true;
+  for (const { index } of segmenter.segment(s.slice(0, pos + 2))) if (index === pos) return true;
+  return false;
 }
 
-function checkMessage(m: OutgoingMessage, input: Input, limit: number): void {
+/** How often the generated inputs hit the interesting cases, so the properties cannot pass vacuously. */
+interface Coverage {
+  nearLimit: number;
+  titleTrimmed: number;
+}
+
+function checkMessage(m: OutgoingMessage, input: Input, limit: number, seen: Coverage): void {
   const html = htmlOf(m);
   const { visible, links } = parseHtml(html);
 
   expect(visible.length).toBeLessThanOrEqual(limit);
+  if (visible.length > limit - 64) seen.nearLimit++;
   expect(LONE_SURROGATE.test(visible)).toBe(false);
 
   expect(links[0]?.href).toBe(input.url);
@@ -366,11 +388,12 @@ function checkMessage(m: OutgoingMessage, input: Input, limit: number): void {
   const fullTitle = input.title.replace(/\s+/gu, " ").trim() || input.url;
   const shown = links[0]?.text ?? "";
   if (shown !== fullTitle) {
+    seen.titleTrimmed++;
     // Trimmed: a prefix of the title that ends on a grapheme boundary, plus the ellipsis.
     expect(shown.endsWith("…")).toBe(true);
     const head = shown.slice(0, -1);
     expect(fullTitle.startsWith(head)).toBe(true);
-    expect(graphemeBoundaries(fullTitle).has(head.length)).toBe(true);
+    expect(isGraphemeBoundary(fullTitle, head.length)).toBe(true);
   }
   const label = input.breaking ? (input.label ?? "").replace(/\s+/gu, " ").trim() : "";
   const prefix = label ? `${trimAtWord(label, 64)} ` : "";
@@ -394,37 +417,43 @@ function toOpts(input: Input): FormatOptions {
 
 describe("formatArticle properties", () => {
   it("text messages are well-formed, safe and fit 4096 visible characters", () => {
+    const seen: Coverage = { nearLimit: 0, titleTrimmed: 0 };
     fc.assert(
       fc.property(inputArb, (input) => {
         const m = formatArticle(toArticle(input), toOpts(input));
         expect(m.kind).toBe("text");
-        checkMessage(m, input, TELEGRAM_TEXT_LIMIT);
+        checkMessage(m, input, TELEGRAM_TEXT_LIMIT, seen);
       }),
       { numRuns: 300 },
     );
+    expect(seen.nearLimit).toBeGreaterThan(10);
+    expect(seen.titleTrimmed).toBeGreaterThan(5);
   });
 
   it("photo captions are well-formed, safe and fit 1024 visible characters", () => {
+    const seen: Coverage = { nearLimit: 0, titleTrimmed: 0 };
     fc.assert(
       fc.property(inputArb, (input) => {
         const m = formatArticle(toArticle(input, "https://img.example/p.jpg"), toOpts(input));
         expect(m.kind).toBe("photo");
-        checkMessage(m, input, TELEGRAM_CAPTION_LIMIT);
+        checkMessage(m, input, TELEGRAM_CAPTION_LIMIT, seen);
       }),
       { numRuns: 300 },
     );
+    expect(seen.nearLimit).toBeGreaterThan(10);
+    expect(seen.titleTrimmed).toBeGreaterThan(5);
   });
 
   it("trimAtWord respects the limit and never splits a grapheme", () => {
     fc.assert(
-      fc.property(richText, fc.integer({ min: 1, max: 300 }), (s, max) => {
+      fc.property(richText, fc.integer({ min: 1, max: 5000 }), (s, max) => {
         const out = trimAtWord(s, max);
         expect(out.length).toBeLessThanOrEqual(max);
         if (out === s) return;
         expect(out.endsWith("…")).toBe(true);
         const head = out.slice(0, -1);
         expect(s.startsWith(head)).toBe(true);
-        expect(graphemeBoundaries(s).has(head.length)).toBe(true);
+        expect(isGraphemeBoundary(s, head.length)).toBe(true);
       }),
       { numRuns: 500 },
     );

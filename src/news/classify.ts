@@ -19,11 +19,19 @@ const WORD = String.raw`[\p{L}\p{N}\p{M}]`;
  * run of whitespace, so "digital economy" also matches across a line break.
  */
 export function createClassifier(topics: TopicKeywords[]): Classifier {
+  // A repeated id is one topic: its keywords are merged and it keeps its first catalog position.
+  const keywordsById = new Map<string, string[]>();
+  for (const topic of topics) {
+    const known = keywordsById.get(topic.id);
+    if (known) known.push(...topic.keywords);
+    else keywordsById.set(topic.id, [...topic.keywords]);
+  }
+
   // Compiled once here; the returned function only runs them. No `g` flag, so no lastIndex state.
   const matchers: Array<{ id: string; re: RegExp }> = [];
-  for (const topic of topics) {
+  for (const [id, keywords] of keywordsById) {
     const alternatives = unique(
-      topic.keywords
+      keywords
         .map((k) => k.normalize("NFC").trim())
         .filter((k) => k !== "")
         .map((k) => k.split(/\s+/u).map(escapeRegExp).join(String.raw`\s+`)),
@@ -31,17 +39,13 @@ export function createClassifier(topics: TopicKeywords[]): Classifier {
     if (alternatives.length === 0) continue;
     // `u` + `i` uses Unicode simple case folding: "TURKMEN" ~ "turkmen", "АШХАБАД" ~ "ашхабад".
     const re = new RegExp(`(?<!${WORD})(?:${alternatives.join("|")})(?!${WORD})`, "iu");
-    matchers.push({ id: topic.id, re });
+    matchers.push({ id, re });
   }
 
   return (text: string): string[] => {
     // NFC on both sides so precomposed and decomposed Turkmen letters compare equal.
     const normalized = text.normalize("NFC");
-    const ids = new Set<string>();
-    for (const { id, re } of matchers) {
-      if (!ids.has(id) && re.test(normalized)) ids.add(id);
-    }
-    return [...ids];
+    return matchers.filter(({ re }) => re.test(normalized)).map(({ id }) => id);
   };
 }
 

@@ -62,9 +62,9 @@ export function topicHashtag(topicId: string): string | undefined {
 
 /** Formats an article: a photo with caption when it has a usable image, else a text message. */
 export function formatArticle(article: Article, opts: FormatOptions = {}): OutgoingMessage {
-  const photo = article.imageUrl?.trim();
+  const photo = article.imageUrl === undefined ? undefined : safeHref(article.imageUrl);
   // A bad image URL should not lose the article: fall back to text instead of throwing.
-  if (photo && isHttpUrl(photo)) {
+  if (photo) {
     return { kind: "photo", photo, caption: render(article, opts, TELEGRAM_CAPTION_LIMIT), parse_mode: "HTML" };
   }
   return formatAsText(article, opts);
@@ -78,7 +78,7 @@ export function formatAsText(article: Article, opts: FormatOptions = {}): TextMe
     text,
     parse_mode: "HTML",
     link_preview_options:
-      opts.linkPreview === false ? { is_disabled: true } : { url: article.url, prefer_large_media: true },
+      opts.linkPreview === false ? { is_disabled: true } : { url: articleHref(article), prefer_large_media: true },
   };
 }
 
@@ -104,21 +104,28 @@ const concat = (cs: Chunk[], sep = ""): Chunk => ({
 const BLOCK_SEP = "\n\n";
 const ELLIPSIS = "…";
 /** The title keeps at least this much room; hashtags and the footer are dropped first. */
-const TITLE_RESERVE = 100;
+const TITLE_RESERVE = 256;
 const LABEL_MAX = 64;
 /** Below this much room a trimmed summary is noise; leave it out. */
 const MIN_SUMMARY = 24;
 
+function articleHref(article: Article): string {
+  const href = safeHref(article.url);
+  if (href === undefined) throw new UnsafeLinkError("article url", article.url);
+  return href;
+}
+
 function render(article: Article, opts: FormatOptions, limit: number): string {
-  if (!isHttpUrl(article.url)) throw new UnsafeLinkError("article url", article.url);
-  const footerUrl = opts.footer?.url?.trim();
-  if (footerUrl !== undefined && footerUrl !== "" && !isHttpUrl(footerUrl)) {
-    throw new UnsafeLinkError("footer url", footerUrl);
+  const href = articleHref(article);
+  let footerUrl: string | undefined;
+  if (opts.footer?.url !== undefined && opts.footer.url.trim() !== "") {
+    footerUrl = safeHref(opts.footer.url);
+    if (footerUrl === undefined) throw new UnsafeLinkError("footer url", opts.footer.url);
   }
 
   // An empty link text would make Telegram drop the link (and maybe leave an empty message).
-  const fullTitle = oneLine(article.title) || article.url;
-  const summary = paragraphs(article.summary);
+  const fullTitle = bounded(article.title, oneLine, limit) || href;
+  const summary = bounded(article.summary, paragraphs, limit);
   const rawLabel = article.priority === "breaking" ? oneLine(opts.breakingLabel ?? "") : "";
   const label = rawLabel ? trimAtWord(rawLabel, LABEL_MAX) : "";
   const labelLen = label ? label.length + 1 : 0;
@@ -144,7 +151,7 @@ function render(article: Article, opts: FormatOptions, limit: number): string {
   const title = trimAtWord(fullTitle, limit - fixed);
 
   const blocks: Chunk[] = [];
-  const titleLine = link(article.url, bold(text(title)));
+  const titleLine = link(href, bold(text(title)));
   blocks.push(label ? concat([bold(text(label)), titleLine], " ") : titleLine);
 
   // Feeds often repeat the title as the summary; showing it twice is noise.
@@ -168,18 +175,24 @@ function render(article: Article, opts: FormatOptions, limit: number): string {
 }
 
 /**
- * Absolute http(s) URL without whitespace or control characters. Checked on the raw string too:
- * the URL parser silently strips leading spaces/controls, which would hide e.g. " javascript:".
+ * The href to emit for `url`, or undefined unless it is an absolute http(s) URL. The scheme is
+ * checked on the raw (trimmed) text as well as after parsing, because the URL parser silently
+ * drops leading control characters and would turn "\u0001javascript:…" into something else. The
+ * text is kept as given (so the link is exactly the article's URL) unless it holds whitespace or
+ * control characters, which only the parser's serialisation encodes safely.
  */
-function isHttpUrl(url: string): boolean {
-  // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
-  if (!/^https?:\/\/[^\s\u0000-\u001f\u007f]+$/i.test(url)) return false;
+function safeHref(url: string): string | undefined {
+  const s = url.trim();
+  if (!/^https?:\/\//i.test(s)) return undefined;
+  let u: URL;
   try {
-    const u = new URL(url);
-    return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "";
+    u = new URL(s);
   } catch {
-    return false;
+    return undefined;
   }
+  if ((u.protocol !== "http:" && u.protocol !== "https:") || u.hostname === "") return undefined;
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what must not pass raw
+  return /[\s\u0000-\u001f\u007f]/.test(s) ? u.href : s;
 }
 
 /**
@@ -193,6 +206,21 @@ function sanitize(s: string): string {
       // eslint-disable-next-line no-control-regex -- stripping control characters is the point
       .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, "")
   );
+}
+
+/**
+ * `normalize(raw)`, but only as much of it as a message of `limit` characters can use. Feeds may
+ * hand over whole articles as the summary; normalising megabytes per message costs real time.
+ * Normalisation only changes the text near where the input is clipped, so a clipped result that is
+ * still comfortably longer than `limit` agrees with the full one everywhere trimming looks.
+ */
+function bounded(raw: string, normalize: (s: string) => string, limit: number): string {
+  const window = (limit + 8) * 4;
+  if (raw.length > window) {
+    const head = normalize(raw.slice(0, window));
+    if (head.length > limit + 8) return head;
+  }
+  return normalize(raw);
 }
 
 /** Title-like text: one line, single spaces. */
