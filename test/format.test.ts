@@ -171,6 +171,17 @@ describe("formatArticle", () => {
     expect(() => formatArticle(article({ url }), {})).toThrow(UnsafeLinkError);
   });
 
+  it("accepts what the URL parser accepts, emitting whitespace only in encoded form", () => {
+    const padded = formatAsText(article({ url: " https://example.com/a?x=1 " }), {});
+    expect(parseHtml(padded.text).links[0]?.href).toBe("https://example.com/a?x=1");
+    expect(padded.link_preview_options.url).toBe("https://example.com/a?x=1");
+    const spaced = formatAsText(article({ url: "https://example.com/a b\tc" }), {});
+    expect(spaced.text).toContain('<a href="https://example.com/a%20bc">');
+    expect(spaced.link_preview_options.url).toBe("https://example.com/a%20bc");
+    const photo = formatArticle(article({ imageUrl: " https://img.example/p.jpg\n" }), {});
+    expect(photo.kind === "photo" && photo.photo).toBe("https://img.example/p.jpg");
+  });
+
   it("refuses a non-http(s) footer url", () => {
     expect(() => formatArticle(article(), { footer: { text: "x", url: "javascript:alert(1)" } })).toThrow(
       UnsafeLinkError,
