@@ -1,6 +1,7 @@
 import { Bot, GrammyError, HttpError, type Api } from "grammy";
 import type { I18n } from "@grammyjs/i18n";
 import { autoRetry } from "@grammyjs/auto-retry";
+import { sequentialize } from "@grammyjs/runner";
 import type { UserFromGetMe } from "grammy/types";
 import { LANGUAGES } from "../catalog.ts";
 import type { BotServices, Context } from "./context.ts";
@@ -29,6 +30,9 @@ export function createBot(deps: BotDeps): Bot<Context> {
   // Bulk delivery does not go through this client; it paces itself and hands 429s to the queue.
   bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 10 }));
 
+  // The runner processes updates concurrently; one chat's updates still run in order, so two quick
+  // taps on the picker can't interleave their read-modify-edit of the same keyboard.
+  bot.use(sequentialize((ctx) => ctx.chat?.id.toString() ?? ctx.from?.id.toString()));
   bot.use(async (ctx, next) => {
     ctx.services = services;
     ctx.subscriber = ctx.chat?.type === "private" ? await services.subscribers.get(ctx.chat.id) : undefined;
