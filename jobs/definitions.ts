@@ -5,12 +5,14 @@ export const QUEUE = {
   feeds: "feeds",
   fanout: "fanout",
   delivery: "delivery",
+  progress: "progress",
 } as const;
 
 export const JOB = {
   pollFeed: "poll-feed",
   fanout: "fanout",
   deliverChunk: "deliver-chunk",
+  broadcastProgress: "broadcast-progress",
 } as const;
 
 /** Job data carries ids, never article bodies: the article lives once, in the store. */
@@ -30,6 +32,10 @@ export interface DeliverChunkData {
   toUid: number;
 }
 
+export interface BroadcastProgressData {
+  articleId: string;
+}
+
 /** Subscribers per delivery job: 4096 bits = 512 bytes of each bitmap, ~2.7 min at 25 msg/s. */
 export const CHUNK_UIDS = 4096;
 
@@ -38,6 +44,7 @@ export const PRIORITY = { breaking: 1, normal: 10 } as const;
 
 export const fanoutJobId = (articleId: string) => `fanout-${articleId}`;
 export const chunkJobId = (articleId: string, chunk: number) => `dlv-${articleId}-${chunk}`;
+export const progressJobId = (articleId: string) => `progress-${articleId}`;
 export const feedSchedulerId = (url: string) => `feed:${url}`;
 
 export const DEFAULT_JOB_OPTIONS: Record<keyof typeof QUEUE, DefaultJobOptions> = {
@@ -52,6 +59,13 @@ export const DEFAULT_JOB_OPTIONS: Record<keyof typeof QUEUE, DefaultJobOptions> 
     backoff: { type: "exponential", delay: 1_000 },
     removeOnComplete: { age: 86_400, count: 10_000 },
     removeOnFail: { age: 7 * 86_400 },
+  },
+  progress: {
+    // A failed edit (Telegram down) is retried; the job ends when the broadcast does.
+    attempts: 30,
+    backoff: { type: "exponential", delay: 2_000 },
+    removeOnComplete: { age: 3_600 },
+    removeOnFail: { age: 86_400 },
   },
   delivery: {
     // Retries are safe (the done bitmap skips settled recipients), so be generous: a Redis or

@@ -10,6 +10,8 @@ import {
   QUEUE,
   chunkJobId,
   fanoutJobId,
+  progressJobId,
+  type BroadcastProgressData,
   type DeliverChunkData,
   type FanoutData,
   type PollFeedData,
@@ -20,6 +22,9 @@ export interface Queues {
   feeds: Queue<PollFeedData>;
   fanout: Queue<FanoutData>;
   delivery: Queue<DeliverChunkData>;
+  progress: Queue<BroadcastProgressData>;
+  /** Starts the live status display of a broadcast (idempotent). */
+  enqueueProgress(articleId: string): Promise<void>;
   /** The jobs layer's one entry point for the rest of the app: start a fan-out (idempotent). */
   enqueueFanout(articleId: string, priority: Priority): Promise<void>;
   enqueueChunks(articleId: string, priority: Priority, chunks: Array<{ chunk: number; fromUid: number }>): Promise<void>;
@@ -41,11 +46,16 @@ export function createQueues(deps: { connection: Redis; prefix: string; logger: 
   const feeds = make<PollFeedData>("feeds");
   const fanout = make<FanoutData>("fanout");
   const delivery = make<DeliverChunkData>("delivery");
+  const progress = make<BroadcastProgressData>("progress");
 
   return {
     feeds,
     fanout,
     delivery,
+    progress,
+    async enqueueProgress(articleId) {
+      await progress.add(JOB.broadcastProgress, { articleId }, { jobId: progressJobId(articleId) });
+    },
     async enqueueFanout(articleId, priority) {
       await fanout.add(JOB.fanout, { articleId }, { jobId: fanoutJobId(articleId), priority: PRIORITY[priority] });
     },
@@ -63,12 +73,12 @@ export function createQueues(deps: { connection: Redis; prefix: string; logger: 
     },
     async depths() {
       const entries = await Promise.all(
-        [feeds, fanout, delivery].map(async (q) => [q.name, await q.getJobCounts("wait", "prioritized", "active", "delayed", "failed")] as const),
+        [feeds, fanout, delivery, progress].map(async (q) => [q.name, await q.getJobCounts("wait", "prioritized", "active", "delayed", "failed")] as const),
       );
       return Object.fromEntries(entries);
     },
     async close() {
-      await Promise.all([feeds.close(), fanout.close(), delivery.close()]);
+      await Promise.all([feeds.close(), fanout.close(), delivery.close(), progress.close()]);
     },
   };
 }

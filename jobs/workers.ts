@@ -2,7 +2,8 @@ import { DelayedError, RateLimitError, WaitingError, Worker, type Job } from "bu
 import type { Redis } from "ioredis";
 import type { Logger } from "../src/logger.ts";
 import { keyPrefix } from "../src/redis.ts";
-import { PRIORITY, QUEUE, type DeliverChunkData, type FanoutData, type PollFeedData } from "./definitions.ts";
+import { PRIORITY, QUEUE, type BroadcastProgressData, type DeliverChunkData, type FanoutData, type PollFeedData } from "./definitions.ts";
+import { processBroadcastProgress, type BroadcastProgressDeps } from "./processors/broadcast-progress.ts";
 import { processDeliverChunk, type DeliverDeps } from "./processors/deliver.ts";
 import { processFanout, type FanoutDeps } from "./processors/fan-out.ts";
 import { processPollFeed, type PollFeedDeps } from "./processors/poll-feed.ts";
@@ -11,6 +12,8 @@ import type { Queues } from "./queues.ts";
 export interface WorkerOptions {
   /** Delivery chunks processed at once by this process. */
   deliveryConcurrency: number;
+  /** How often a broadcast's status message is edited. */
+  progressIntervalMs?: number;
   /** How long a job's lock lives without renewal; a killed worker's jobs are retried after it. */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
@@ -31,6 +34,7 @@ export function createWorkers(deps: {
   poll: Omit<PollFeedDeps, "logger">;
   fanout: Omit<FanoutDeps, "logger" | "enqueueChunks">;
   deliver: Omit<DeliverDeps, "logger" | "breakingWaiting">;
+  progress: Omit<BroadcastProgressDeps, "logger">;
   options: WorkerOptions;
 }): Workers {
   const { logger, queues } = deps;
@@ -112,7 +116,22 @@ export function createWorkers(deps: {
     },
   );
 
-  const all = [feeds, fanout, delivery] as Worker[];
+  const progressInterval = deps.options.progressIntervalMs ?? 3_000;
+  const progress = new Worker<BroadcastProgressData>(
+    QUEUE.progress,
+    async (job, token) => {
+      const r = await processBroadcastProgress(job.data, { ...deps.progress, logger });
+      if (r === "again") {
+        // The same job comes back in a few seconds, until the broadcast ends.
+        await job.moveToDelayed(Date.now() + progressInterval, token);
+        throw new DelayedError();
+      }
+      return r;
+    },
+    { ...common, concurrency: 8 },
+  );
+
+  const all = [feeds, fanout, delivery, progress] as Worker[];
   for (const w of all) {
     w.on("error", (err) => logger.error({ err, queue: w.name }, "worker error"));
     w.on("failed", (job, err) => {

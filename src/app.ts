@@ -9,19 +9,29 @@ import { createKeys, type Keys } from "./store/keys.ts";
 import { createSubscriberStore, type SubscriberStore } from "./store/subscribers.ts";
 import { createArticleStore, type ArticleStore } from "./store/articles.ts";
 import { createDeliveryStore, type DeliveryStore, type RateOptions } from "./store/deliveries.ts";
+import { createBroadcastStore } from "./store/broadcasts.ts";
+import { last24h } from "./store/stats.ts";
+import { RedisAdapter } from "@grammyjs/storage-redis";
+import type { ConversationData, VersionedState } from "@grammyjs/conversations";
+import { languageFromTelegram } from "./bot/i18n.ts";
 import { createIngestService, type IngestService } from "./news/ingest.ts";
-import { formatArticle, formatAsText, type FormatOptions } from "./news/format.ts";
+import { formatArticle, formatAsText, formatBroadcast, type FormatOptions } from "./news/format.ts";
 import type { Article } from "./news/article.ts";
 import { createBot, registerCommands } from "./bot/index.ts";
 import { createI18n } from "./bot/i18n.ts";
 import type { Context } from "./bot/context.ts";
 import { createHttpServer, type HttpServer } from "./http/server.ts";
 import { createIngestApi } from "./http/ingest-api.ts";
+import { createUpdateIntake } from "./http/updates.ts";
+import { createReadinessChecks } from "./http/readiness.ts";
+import { createDashboard, DASHBOARD_PATH } from "./http/dashboard.ts";
+import { Registry } from "prom-client";
+import { createMetrics, type Metrics } from "./metrics.ts";
 import { createQueues, type Queues } from "../jobs/queues.ts";
 import { createWorkers, type Workers } from "../jobs/workers.ts";
 import { syncFeedSchedulers } from "../jobs/schedulers.ts";
 
-export type Role = "all" | "bot" | "worker";
+export type Role = Config["role"];
 
 export interface AppOptions {
   config: Config;
@@ -30,7 +40,7 @@ export interface AppOptions {
   role?: Role;
   /** Known bot identity: skips getMe (tests, benchmarks). */
   botInfo?: UserFromGetMe;
-  /** Long polling for updates (off in tests that feed updates by hand). */
+  /** Long polling for updates (off in tests that feed updates by hand); WEBHOOK_URL set = webhook instead. */
   polling?: boolean;
   /** HTTP port; undefined = config.port, null = no HTTP server. */
   httpPort?: number | null;
@@ -44,6 +54,7 @@ export interface AppOptions {
     maxAttempts?: number;
     outageThreshold?: number;
     sendTimeoutSeconds?: number;
+    progressIntervalMs?: number;
   };
 }
 
@@ -59,6 +70,7 @@ export interface App {
   workers?: Workers;
   http?: HttpServer;
   httpPort?: number;
+  metrics: Metrics;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -69,7 +81,7 @@ export interface App {
  */
 export function createApp(opts: AppOptions): App {
   const { config, catalog, logger } = opts;
-  const role = opts.role ?? "all";
+  const role = opts.role ?? config.role;
   const tuning = opts.tuning ?? {};
   const runsBot = role === "all" || role === "bot";
   const runsWorkers = role === "all" || role === "worker";
@@ -91,6 +103,10 @@ export function createApp(opts: AppOptions): App {
   };
   const deliveries = createDeliveryStore({ redis, keys, rates, recordTtlSeconds: config.seenTtlSeconds });
   const queues = createQueues({ connection: redis, prefix: config.redisPrefix, logger });
+  // A registry per app, not prom-client's global one: tests build several apps in one process.
+  const registry = new Registry();
+  registry.setDefaultLabels({ role });
+  const metrics = createMetrics({ registry, queueDepths: () => queues.depths() });
   const ingest = createIngestService({
     catalog,
     articles,
@@ -98,6 +114,11 @@ export function createApp(opts: AppOptions): App {
     logger,
   });
   const i18n = createI18n();
+  const broadcasts = createBroadcastStore({ redis, keys });
+  const configuredRate = (paid: boolean) => (paid ? rates.paidRate : rates.rate);
+  const translator = (lang: string) => (key: string, vars?: Record<string, string | number>) => i18n.t(lang, key, vars);
+  const languageOf = async (userId: number, telegramLang: string | undefined) =>
+    (await subscribers.get(userId))?.lang ?? languageFromTelegram(telegramLang);
 
   const bot = runsBot
     ? createBot({
@@ -111,6 +132,28 @@ export function createApp(opts: AppOptions): App {
           logger,
           adminIds: new Set(config.adminIds),
           agencyName: catalog.agency,
+          admin: {
+            deliveries,
+            broadcasts,
+            last24h: () => last24h(redis, keys),
+            queueDepths: () => queues.depths(),
+            configuredRate,
+          },
+        },
+        broadcast: {
+          catalog,
+          subscribers,
+          ingest,
+          broadcasts,
+          startProgress: (id) => queues.enqueueProgress(id),
+          languageOf,
+          translator,
+          paidAvailable: config.delivery.paidBroadcast,
+        },
+        conversationStorage: {
+          prefix: `${keys.prefix}:conv:`,
+          // A day is plenty for an editor to finish composing; abandoned flows then clean themselves up.
+          adapter: new RedisAdapter<VersionedState<ConversationData>>({ instance: redis, ttl: 86_400 }),
         },
       })
     : undefined;
@@ -122,6 +165,7 @@ export function createApp(opts: AppOptions): App {
     breakingLabel: i18n.t(lang, "breaking-label"),
   });
   const render = (article: Article, lang: string) => {
+    if (article.broadcast) return formatBroadcast(article.broadcast);
     const o = formatOptions(lang);
     return { message: formatArticle(article, o), fallback: formatAsText(article, o) };
   };
@@ -138,6 +182,7 @@ export function createApp(opts: AppOptions): App {
             articles,
             ingest,
             limits: config.feeds,
+            onPoll: metrics.onPoll,
           },
           fanout: { articles, deliveries, paidBroadcast: config.delivery.paidBroadcast },
           deliver: {
@@ -151,16 +196,30 @@ export function createApp(opts: AppOptions): App {
             maxAttempts: tuning.maxAttempts ?? 4,
             retryBaseMs: tuning.retryBaseMs ?? 1_000,
             outageThreshold: tuning.outageThreshold ?? 10,
+            onSent: metrics.onSent,
+          },
+          progress: {
+            api: new Api(config.botToken, { apiRoot: config.telegramApiRoot, timeoutSeconds: 10 }),
+            deliveries,
+            broadcasts,
+            translatorFor: async (adminId) => translator(await languageOf(adminId, undefined)),
+            configuredRate,
           },
           options: {
             deliveryConcurrency: config.delivery.concurrency,
             lockDurationMs: tuning.lockDurationMs ?? config.delivery.lockMs,
             stalledIntervalMs: tuning.stalledIntervalMs ?? Math.min(30_000, config.delivery.lockMs),
+            ...(tuning.progressIntervalMs ? { progressIntervalMs: tuning.progressIntervalMs } : {}),
           },
         })
       : undefined;
 
   const httpPort = opts.httpPort === undefined ? config.port : opts.httpPort;
+  // Updates come by webhook when WEBHOOK_URL is set (served by our HTTP server), by long polling otherwise.
+  const intake =
+    bot && (config.webhook ? httpPort !== null : opts.polling !== false)
+      ? createUpdateIntake({ bot, apiRoot: config.telegramApiRoot, logger, ...(config.webhook ? { webhook: config.webhook } : {}), onRejected: metrics.webhookRejected })
+      : undefined;
   const http =
     httpPort === null
       ? undefined
@@ -169,11 +228,13 @@ export function createApp(opts: AppOptions): App {
           ...(config.ingestToken
             ? { ingest: createIngestApi({ token: config.ingestToken, catalog, ingest, logger }) }
             : {}),
-          readiness: {
-            redis: async () => {
-              await redis.ping();
-            },
-          },
+          // Its own client: no auto-retry, a short timeout; a probe must answer quickly either way.
+          readiness: createReadinessChecks({ redis, telegram: new Api(config.botToken, { apiRoot: config.telegramApiRoot, timeoutSeconds: 3 }) }),
+          metrics: registry,
+          ...(intake?.webhook ? { webhook: intake.webhook } : {}),
+          ...(config.adminDashboardPassword
+            ? { dashboard: { basePath: DASHBOARD_PATH, handle: createDashboard({ queues: [queues.feeds, queues.fanout, queues.delivery, queues.progress], password: config.adminDashboardPassword }) } }
+            : {}),
         });
 
   const app: App = {
@@ -184,6 +245,7 @@ export function createApp(opts: AppOptions): App {
     deliveries,
     ingest,
     queues,
+    metrics,
     ...(bot ? { bot } : {}),
     ...(workers ? { workers } : {}),
     ...(http ? { http } : {}),
@@ -196,22 +258,21 @@ export function createApp(opts: AppOptions): App {
       }
       if (bot) {
         await bot.init();
-        await registerCommands(bot.api, i18n);
-        if (opts.polling !== false) {
-          // bot.start() resolves only when polling stops; errors there are logged, not fatal.
-          void bot
-            .start({ drop_pending_updates: false, onStart: (me) => logger.info({ username: me.username }, "bot is polling for updates") })
-            .catch((err) => logger.error({ reason: (err as Error).message }, "polling stopped with an error"));
-        }
+        await registerCommands(bot.api, i18n, config.adminIds, (msg, extra) => logger.warn(extra, msg));
+        await intake?.start();
       }
       logger.info({ role, topics: catalog.topics.length, feeds: catalog.feeds.length }, "started");
     },
     async stop() {
-      if (bot?.isRunning()) await bot.stop();
+      // Updates first (their handlers still have Redis), then HTTP; then workers abort their chunks
+      // after the sends in flight (the rest is re-queued), and only then queues and Redis close.
+      await intake?.stop();
       await http?.close();
       await workers?.drainAndClose();
       await queues.close();
-      await Promise.all([redis.quit().catch(() => undefined), workerRedis?.quit().catch(() => undefined)]);
+      // QUIT waits for a connection that is down (forever for the workers' one): just drop those.
+      const close = (r: Redis) => (r.status === "ready" ? r.quit().then(() => undefined, () => r.disconnect()) : r.disconnect());
+      await Promise.all([close(redis), workerRedis && close(workerRedis)]);
       logger.info("stopped");
     },
   };

@@ -56,7 +56,24 @@ const schema = z.object({
   FEED_MAX_REDIRECTS: int(0, 20).default(5),
   DELIVERY_CONCURRENCY: int(1, 64).default(4),
   JOB_LOCK_MS: int(1_000, 600_000).default(30_000),
-});
+  ROLE: z.enum(["all", "bot", "worker"], { error: 'must be "all" (bot + workers), "bot" (updates + HTTP) or "worker" (jobs only)' }).default("all"),
+  WEBHOOK_URL: z.url({ protocol: /^https?$/, error: "must be the public https:// URL Telegram should POST updates to" }).optional(),
+  // Telegram's charset for secret_token; 16+ characters so it can't be guessed.
+  WEBHOOK_SECRET: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{16,256}$/, { error: "must be 16-256 characters of A-Z, a-z, 0-9, '_' or '-' (Telegram's rule); e.g. openssl rand -hex 32" })
+    .optional(),
+  ADMIN_DASHBOARD_PASSWORD: z.string().min(12, { error: "must be at least 12 characters (it guards the queue dashboard)" }).optional(),
+}).refine(
+  // Without the secret anybody who finds the URL could inject updates.
+  (e) => !(e.WEBHOOK_URL && !e.WEBHOOK_SECRET),
+  {
+    path: ["WEBHOOK_SECRET"],
+    message: "is required when WEBHOOK_URL is set: Telegram sends it with every update so forged requests can be refused (e.g. openssl rand -hex 32)",
+    // Run even when other variables are invalid, so every problem is listed at once.
+    when: () => true,
+  },
+);
 
 export type Env = z.infer<typeof schema>;
 
@@ -83,6 +100,12 @@ export interface Config {
   };
   seenTtlSeconds: number;
   feeds: { timeoutMs: number; maxBytes: number; maxRedirects: number };
+  /** all: bot + workers + HTTP; bot: updates + HTTP; worker: jobs (+ health/metrics HTTP). */
+  role: Env["ROLE"];
+  /** Set: updates arrive by webhook at `path` of our HTTP server instead of long polling. */
+  webhook: { url: string; path: string; secret: string } | undefined;
+  /** Set: Bull Board at /admin/queues behind basic auth (user "admin"). */
+  adminDashboardPassword: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -126,5 +149,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     },
     seenTtlSeconds: e.SEEN_TTL_DAYS * 86_400,
     feeds: { timeoutMs: e.FEED_TIMEOUT_MS, maxBytes: e.FEED_MAX_BYTES, maxRedirects: e.FEED_MAX_REDIRECTS },
+    role: e.ROLE,
+    webhook:
+      e.WEBHOOK_URL && e.WEBHOOK_SECRET
+        ? { url: e.WEBHOOK_URL, path: new URL(e.WEBHOOK_URL).pathname, secret: e.WEBHOOK_SECRET }
+        : undefined,
+    adminDashboardPassword: e.ADMIN_DASHBOARD_PASSWORD,
   };
 }

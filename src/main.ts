@@ -2,11 +2,15 @@ import "dotenv/config";
 import { loadCatalog, CatalogError } from "./catalog.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
-import { createApp, type Role } from "./app.ts";
+import { createApp } from "./app.ts";
 import { checkRedis } from "./redis.ts";
 
+/** Set once the config is read: nothing written to stderr here may carry the token either. */
+let secrets: string[] = [];
+const mask = (text: string) => secrets.reduce((t, s) => t.split(s).join("[REDACTED]"), text);
+
 function fail(lines: string[]): never {
-  for (const line of lines) console.error(line);
+  for (const line of lines) console.error(mask(line));
   process.exit(1);
 }
 
@@ -18,7 +22,14 @@ try {
   throw err;
 }
 
-const logger = createLogger({ level: config.logLevel, pretty: !config.isProduction, secrets: [config.botToken] });
+secrets = [config.botToken, ...[config.webhook?.secret, config.adminDashboardPassword, config.ingestToken].filter((s): s is string => Boolean(s))];
+const logger = createLogger({ level: config.logLevel, pretty: !config.isProduction, secrets });
+// Node would print these to stderr itself, past the masking logger.
+process.on("uncaughtException", (err) => {
+  logger.fatal({ err }, "uncaught exception");
+  process.exit(1);
+});
+process.on("unhandledRejection", (reason) => logger.error({ reason: String(reason) }, "unhandled promise rejection"));
 
 let catalog;
 try {
@@ -27,9 +38,6 @@ try {
   if (err instanceof CatalogError) fail([`Cannot start: ${err.message}`]);
   throw err;
 }
-
-const role = (process.env.ROLE ?? "all") as Role;
-if (!["all", "bot", "worker"].includes(role)) fail([`Cannot start: ROLE must be all, bot or worker (got "${role}")`]);
 
 const redisCheck = await checkRedis(config.redisUrl);
 if (!redisCheck.ok) {
@@ -43,11 +51,15 @@ if (redisCheck.evictionPolicy && redisCheck.evictionPolicy !== "noeviction") {
   logger.warn({ policy: redisCheck.evictionPolicy }, "Redis maxmemory-policy is not noeviction: under memory pressure Redis may drop queued deliveries; set maxmemory-policy noeviction");
 }
 
-const app = createApp({ config, catalog, logger, role });
+const app = createApp({ config, catalog, logger });
 
 let stopping = false;
 async function shutdown(signal: string) {
-  if (stopping) return;
+  if (stopping) {
+    // A second Ctrl-C means "now".
+    logger.warn({ signal }, "second signal during shutdown; exiting at once");
+    process.exit(1);
+  }
   stopping = true;
   logger.info({ signal }, "shutting down");
   // A bound on the whole shutdown: in-flight sends get time to finish, but we never hang forever.
@@ -66,7 +78,6 @@ async function shutdown(signal: string) {
 }
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
-process.on("unhandledRejection", (reason) => logger.error({ reason: String(reason) }, "unhandled promise rejection"));
 
 try {
   await app.start();

@@ -3,18 +3,43 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "../logger.ts";
 import { MAX_INGEST_BYTES, type ApiResponse } from "./ingest-api.ts";
 
+type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
+
 export interface HttpDeps {
   logger: Logger;
   /** Absent when INGEST_TOKEN is unset: the endpoint then answers 404 as if it didn't exist. */
   ingest?: (req: { authorization: string | undefined; contentType: string | undefined; body: Buffer }) => Promise<ApiResponse>;
   /** Named readiness checks (Redis, Telegram); /readyz is 200 only when all pass. */
   readiness?: Record<string, () => Promise<void>>;
+  /** Webhook mode: Telegram POSTs updates to this path. */
+  webhook?: { path: string; handle: NodeHandler };
+  /** GET /metrics in Prometheus text format (a prom-client Registry fits). */
+  metrics?: { contentType: string; metrics(): Promise<string> };
+  /** Bull Board under `basePath`; absent = 404 there. */
+  dashboard?: { basePath: string; handle: NodeHandler };
+}
+
+/** A readiness check that neither answers nor fails within this is reported as failing. */
+const CHECK_TIMEOUT_MS = 3_000;
+
+async function runCheck(check: () => Promise<void>): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS)));
+  try {
+    await Promise.race([check(), timeout]);
+    return "ok";
+  } catch (err) {
+    return (err as Error).message || "failed";
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface HttpServer {
   server: Server;
   listen(port: number, host?: string): Promise<number>;
-  close(): Promise<void>;
+  /** Stops accepting connections; requests in flight get up to `graceMs` to finish. */
+  close(graceMs?: number): Promise<void>;
 }
 
 class TooLarge extends Error {}
@@ -52,19 +77,26 @@ export function createHttpServer(deps: HttpDeps): HttpServer {
     const url = new URL(req.url ?? "/", "http://localhost");
     try {
       if (req.method === "GET" && url.pathname === "/healthz") return send(res, { status: 200, body: { status: "ok" } });
+      if (deps.webhook && url.pathname === deps.webhook.path) {
+        if (req.method !== "POST") return send(res, { status: 405, body: { error: "method not allowed" }, headers: { allow: "POST" } });
+        await deps.webhook.handle(req, res);
+        return;
+      }
       if (req.method === "GET" && url.pathname === "/readyz") {
-        const results: Record<string, string> = {};
-        let ok = true;
-        for (const [name, check] of Object.entries(deps.readiness ?? {})) {
-          try {
-            await check();
-            results[name] = "ok";
-          } catch (err) {
-            ok = false;
-            results[name] = (err as Error).message;
-          }
-        }
-        return send(res, { status: ok ? 200 : 503, body: { status: ok ? "ready" : "not ready", checks: results } });
+        const entries = await Promise.all(Object.entries(deps.readiness ?? {}).map(async ([name, check]) => [name, await runCheck(check)] as const));
+        const checks = Object.fromEntries(entries);
+        const ok = entries.every(([, r]) => r === "ok");
+        return send(res, { status: ok ? 200 : 503, body: { status: ok ? "ready" : "not ready", checks } });
+      }
+      if (req.method === "GET" && url.pathname === "/metrics" && deps.metrics) {
+        const text = await deps.metrics.metrics();
+        res.writeHead(200, { "content-type": deps.metrics.contentType });
+        res.end(text);
+        return;
+      }
+      if (deps.dashboard && (url.pathname === deps.dashboard.basePath || url.pathname.startsWith(`${deps.dashboard.basePath}/`))) {
+        deps.dashboard.handle(req, res);
+        return;
       }
       if (url.pathname === "/api/articles" && deps.ingest) {
         if (req.method !== "POST") return send(res, { status: 405, body: { error: "method not allowed", problems: ["use POST"] }, headers: { allow: "POST" } });
@@ -89,6 +121,15 @@ export function createHttpServer(deps: HttpDeps): HttpServer {
   });
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
+  // Requests still being answered, so close() can let them finish before cutting connections.
+  let active = 0;
+  let drained: (() => void) | undefined;
+  server.on("request", (_req: IncomingMessage, res: ServerResponse) => {
+    active++;
+    res.once("close", () => {
+      if (--active === 0) drained?.();
+    });
+  });
   return {
     server,
     listen(port, host = "0.0.0.0") {
@@ -97,11 +138,21 @@ export function createHttpServer(deps: HttpDeps): HttpServer {
         server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
       });
     },
-    close() {
-      return new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      });
+    async close(graceMs = 5_000) {
+      if (!server.listening) return;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (active > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          new Promise<void>((resolve) => (drained = resolve)),
+          new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+        ]);
+        clearTimeout(timer);
+      }
+      // Keep-alive sockets would hold close() open until they time out.
+      server.closeAllConnections();
+      await closed;
     },
   };
 }

@@ -35,4 +35,13 @@ export interface Article {
   paid?: boolean;
   /** A broadcast to every active subscriber, whatever their topics. */
   toAll?: boolean;
+  /** An editor's broadcast: sent exactly as composed (Telegram HTML), not as an article card. */
+  broadcast?: BroadcastBody;
+}
+
+export interface BroadcastBody {
+  /** Telegram HTML: the text, or the photo's caption. */
+  html: string;
+  /** file_id of the photo, when the broadcast is a photo with a caption. */
+  photo?: string;
 }

@@ -279,3 +279,13 @@ export function trimAtWord(s: string, max: number): string {
 function graphemeStartAt(s: string, i: number): number {
   return graphemes.segment(s.slice(0, i + 2)).containing(i)?.index ?? i;
 }
+
+/**
+ * An editor's broadcast goes out exactly as composed: its HTML is already Telegram HTML, built from
+ * the editor's own message entities. The fallback (refused photo) sends the caption as text.
+ */
+export function formatBroadcast(body: { html: string; photo?: string }): { message: OutgoingMessage; fallback: OutgoingMessage } {
+  const text: TextMessage = { kind: "text", text: body.html || "…", parse_mode: "HTML", link_preview_options: { is_disabled: false } };
+  if (!body.photo) return { message: text, fallback: text };
+  return { message: { kind: "photo", photo: body.photo, caption: body.html, parse_mode: "HTML" }, fallback: text };
+}

@@ -1,7 +1,8 @@
 import type { Catalog } from "../catalog.ts";
 import type { Logger } from "../logger.ts";
 import type { ArticleStore } from "../store/articles.ts";
-import type { Article, ArticleSource, FeedItem, Priority } from "./article.ts";
+import { randomBytes } from "node:crypto";
+import type { Article, ArticleSource, BroadcastBody, FeedItem, Priority } from "./article.ts";
 import { createClassifier } from "./classify.ts";
 import { articleIdFor, normalizeGuid, normalizeUrl } from "./normalize-url.ts";
 
@@ -25,8 +26,18 @@ export type IngestResult =
   | { status: "no-topic"; id: string }
   | { status: "seen"; id: string };
 
+export interface BroadcastInput {
+  adminId: number;
+  body: BroadcastBody;
+  /** Empty = every active subscriber. */
+  topics: string[];
+  paid: boolean;
+}
+
 export interface IngestService {
   ingest(input: IngestInput): Promise<IngestResult>;
+  /** Queues an editor's breaking-news broadcast; every call is a new broadcast. */
+  broadcast(input: BroadcastInput): Promise<{ id: string }>;
   /** Topics the keyword rules give a text (exposed for the admin preview and tests). */
   classify(text: string): string[];
 }
@@ -43,6 +54,27 @@ export function createIngestService(deps: {
 
   return {
     classify,
+    async broadcast(input) {
+      const id = `b${randomBytes(8).toString("hex")}`;
+      const article: Article = {
+        id,
+        url: "",
+        title: "",
+        summary: "",
+        topics: order.filter((t) => input.topics.includes(t)),
+        priority: "breaking",
+        source: { kind: "broadcast", adminId: input.adminId },
+        ingestedAt: Date.now(),
+        ...(input.paid ? { paid: true } : { paid: false }),
+        ...(input.topics.length === 0 ? { toAll: true } : {}),
+        broadcast: input.body,
+      };
+      const claim = await deps.articles.claim(article, [`b:${id}`], "deliver");
+      if (!claim.accepted) throw new Error(`broadcast id collision: ${id}`);
+      await deps.enqueueFanout(id, "breaking");
+      deps.logger.info({ articleId: id, adminId: input.adminId, topics: article.topics, toAll: article.toAll === true, paid: input.paid }, "broadcast queued");
+      return { id };
+    },
     async ingest(input) {
       const url = normalizeUrl(input.item.url);
       const id = articleIdFor(url);

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Article } from "../news/article.ts";
-import type { Keys } from "./keys.ts";
+import { hourOf, type Keys } from "./keys.ts";
 import { runScript } from "./scripts.ts";
 
 export type ClaimMode = "deliver" | "seen-only" | "no-topic";
@@ -37,7 +37,7 @@ export function createArticleStore(deps: { redis: Redis; keys: Keys; seenTtlSeco
       const res = (await runScript(
         redis,
         "claim-article",
-        [keys.article(article.id), keys.delivery(article.id), keys.pending, keys.stats, ...seenKeys],
+        [keys.article(article.id), keys.delivery(article.id), keys.pending, keys.stats, keys.hourly(hourOf(Date.now())), ...seenKeys],
         [article.id, deps.seenTtlSeconds, Date.now(), mode, JSON.stringify(article), article.priority],
       )) as [number, string];
       return { accepted: res[0] === 1, id: res[1] };

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { Keys } from "./keys.ts";
+import { hourOf, type Keys } from "./keys.ts";
 import { runScript } from "./scripts.ts";
 
 export type DeliveryState = "queued" | "sending" | "cancelling" | "cancelled" | "done" | "no_topic";
@@ -145,10 +145,11 @@ export function createDeliveryStore(deps: { redis: Redis; keys: Keys; rates: Rat
       ]);
     },
     async settle(articleId, uid, outcome, reason = "") {
+      const hour = hourOf(Date.now());
       const res = await runScript(
         redis,
         "settle-recipient",
-        [keys.done(articleId), keys.delivery(articleId), keys.failures(articleId)],
+        [keys.done(articleId), keys.delivery(articleId), keys.failures(articleId), keys.hourly(hour), keys.hourlyFailures(hour)],
         [uid, outcome, reason, Date.now()],
       );
       return res === 1;

@@ -16,6 +16,8 @@ export function createKeys(prefix: string) {
     uidMap: `${p}:uidmap`,
     /** BITMAP bit uid = subscriber is active (subscribed, not blocked) */
     active: `${p}:active`,
+    /** BITMAP bit uid = subscriber blocked the bot (or the chat is gone) */
+    blocked: `${p}:blocked`,
     /** BITMAP bit uid = subscriber reads Russian (the other interface language is English) */
     langRu: `${p}:lang:ru`,
     /** BITMAP bit uid = subscriber chose this topic (kept while inactive, so /start restores it) */
@@ -46,7 +48,18 @@ export function createKeys(prefix: string) {
     feed: (urlHash: string) => `${p}:feed:${urlHash}`,
     /** HASH counters: articles, no_topic, duplicates ... */
     stats: `${p}:stats`,
+    /** HASH per hour (TTL 48 h): articles, sent, blocked, failed — /stats sums the last 24 */
+    hourly: (hour: number) => `${p}:stats:h:${hour}`,
+    /** HASH per hour (TTL 48 h): failure reason -> count */
+    hourlyFailures: (hour: number) => `${p}:stats:hf:${hour}`,
+    /** HASH broadcast: admin chat, status message, audience description, created_at */
+    broadcast: (id: string) => `${p}:bc:${id}`,
+    /** ZSET broadcast id -> created time */
+    broadcasts: `${p}:bc:recent`,
   };
 }
+
+/** The hour bucket used by the hourly counters. */
+export const hourOf = (ms: number) => Math.floor(ms / 3_600_000);
 
 export type Keys = ReturnType<typeof createKeys>;

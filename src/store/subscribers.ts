@@ -25,7 +25,7 @@ export interface SubscriberStore {
   toggleAllTopics(chatId: number): Promise<string[] | undefined>;
   /** Active subscribers of any of `topics` (all topics when empty), counted inside Redis. */
   countAudience(topics: string[]): Promise<number>;
-  counts(): Promise<{ total: number; active: number }>;
+  counts(): Promise<{ total: number; active: number; blocked: number }>;
 }
 
 export function createSubscriberStore(deps: { redis: Redis; keys: Keys; topicIds: () => string[] }): SubscriberStore {
@@ -61,7 +61,7 @@ export function createSubscriberStore(deps: { redis: Redis; keys: Keys; topicIds
     get,
     async subscribe(chatId, lang) {
       const created =
-        (await runScript(redis, "subscribe", [keys.subscriber(chatId), keys.uidNext, keys.uidMap, keys.active, keys.langRu], [
+        (await runScript(redis, "subscribe", [keys.subscriber(chatId), keys.uidNext, keys.uidMap, keys.active, keys.langRu, keys.blocked], [
           chatId,
           lang,
           Date.now(),
@@ -72,7 +72,7 @@ export function createSubscriberStore(deps: { redis: Redis; keys: Keys; topicIds
     },
     async setStatus(chatId, status) {
       return (
-        (await runScript(redis, "set-status", [keys.subscriber(chatId), keys.active], [status, Date.now()])) === 1
+        (await runScript(redis, "set-status", [keys.subscriber(chatId), keys.active, keys.blocked], [status, Date.now()])) === 1
       );
     },
     async setLanguage(chatId, lang) {
@@ -95,8 +95,8 @@ export function createSubscriberStore(deps: { redis: Redis; keys: Keys; topicIds
       return typeof count === "number" ? count : 0;
     },
     async counts() {
-      const [total, active] = await Promise.all([redis.get(keys.uidNext), redis.bitcount(keys.active)]);
-      return { total: Number(total ?? 0), active };
+      const [total, active, blocked] = await Promise.all([redis.get(keys.uidNext), redis.bitcount(keys.active), redis.bitcount(keys.blocked)]);
+      return { total: Number(total ?? 0), active, blocked };
     },
   };
 }

@@ -28,7 +28,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<RedisProcess> {
+/** `args`: extra redis-server arguments; later ones win (e.g. ["--maxmemory-policy", "allkeys-lru"]). */
+export async function startRedis(opts: { appendonly?: boolean; args?: string[] } = {}): Promise<RedisProcess> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "newsbot-redis-"));
   const args = [
@@ -40,6 +41,7 @@ export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<R
     "--dir", dir,
     "--maxmemory-policy", "noeviction",
     "--logfile", join(dir, "redis.log"),
+    ...(opts.args ?? []),
   ];
   let child: ChildProcess | undefined;
 

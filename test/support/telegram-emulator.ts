@@ -785,6 +785,11 @@ export class TelegramEmulator {
     return this.enqueue({ message: this.userMessage(from, fields) });
   }
 
+  /** A formatted text message (bold, links…) from `user`, as a Telegram client sends it. */
+  sendFormatted(user: EmulatorUser | number, text: string, entities: MessageEntity[]): Update {
+    return this.enqueue({ message: this.userMessage(this.userOf(user), { text, entities }) });
+  }
+
   /** "/command payload" from `user`. */
   sendCommand(user: EmulatorUser | number, command: string, payload?: string): Update {
     const name = command.startsWith("/") ? command.slice(1) : command;

@@ -52,3 +52,60 @@ cmd-help = How this bot works
 cmd-stop = Unsubscribe
 
 breaking-label = ⚡ BREAKING
+
+# --- Editors (ADMIN_IDS) ---
+cmd-broadcast = Send breaking news to readers
+cmd-broadcasts = Recent broadcasts
+cmd-stats = Subscribers and delivery statistics
+cmd-cancel = Leave the current step
+
+bc-ask =
+    📣 <b>New broadcast.</b> Send the message as readers should see it: formatted text, or a photo with a caption.
+    /cancel leaves at any step.
+bc-ask-again = Please send text or a photo with a caption, or /cancel.
+bc-text-too-long = This text is { $length } characters long; Telegram allows { $limit }. Please shorten it and send it again.
+bc-caption-too-long = This caption is { $length } characters long; Telegram allows { $limit } under a photo. Please shorten it and send the photo again.
+bc-empty = The message is empty. Please send text or a photo.
+bc-audience = 👥 <b>Who gets it?</b> Choose all subscribers or one or more topics.
+    Recipients now: <b>{ $count }</b>
+bc-all = All subscribers ({ $count })
+bc-paid-on = ⭐ Paid delivery: on (up to 1000/s)
+bc-paid-off = Paid delivery: off
+bc-next = Next ➡️
+bc-cancel-button = ✖️ Cancel
+bc-pick-audience = Choose all subscribers or at least one topic.
+bc-use-buttons = Please use the buttons above, or /cancel.
+bc-preview = ⬆️ This is exactly what { $count } readers will get. Send it?
+bc-send = ✅ Send to { $count }
+bc-cancelled = Broadcast cancelled. Nothing was sent.
+bc-nothing-to-cancel = There is nothing to cancel.
+bc-queued = 📣 Broadcast queued for { $count } readers.
+bc-progress =
+    📣 <b>Broadcast</b> — { $state }
+    Sent: { $sent } · Failed: { $failed } · Blocked: { $blocked } · Remaining: { $remaining }
+    { $eta }
+bc-eta = ETA: { $eta }
+bc-final =
+    📣 <b>Broadcast { $state }</b>
+    Audience: { $audience } · Sent: { $sent } · Failed: { $failed } · Blocked: { $blocked }
+    Took { $took }.
+bc-state-queued = queued
+bc-state-sending = sending
+bc-state-cancelling = cancelling…
+bc-state-cancelled = cancelled
+bc-state-done = finished
+bc-stop-button = ⏹ Cancel delivery
+bc-stop-ok = Cancelling: no more messages will leave.
+bc-stop-late = This broadcast has already ended.
+bc-list-empty = No broadcasts yet.
+bc-list-title = <b>Recent broadcasts</b>
+bc-list-item = { $n }. { $state } · { $sent }/{ $audience } · { $when } · { $preview }
+
+stats =
+    📊 <b>Statistics</b>
+    Subscribers: { $total } (active { $active }, blocked { $blocked }, stopped { $stopped })
+    Per topic (active): { $topics }
+    Last 24 h: { $articles } articles, { $sent } messages sent, { $failed } failed, { $blockedNow } blocked
+    Queues: { $queues }
+    Failures (24 h): { $failures }
+stats-none = none

@@ -52,3 +52,60 @@ cmd-help = Как работает бот
 cmd-stop = Отписаться
 
 breaking-label = ⚡ СРОЧНО
+
+# --- Редакторы (ADMIN_IDS) ---
+cmd-broadcast = Разослать срочную новость
+cmd-broadcasts = Последние рассылки
+cmd-stats = Статистика подписчиков и доставки
+cmd-cancel = Выйти из текущего шага
+
+bc-ask =
+    📣 <b>Новая рассылка.</b> Отправьте сообщение так, как его должны увидеть читатели: форматированный текст или фото с подписью.
+    /cancel — выйти на любом шаге.
+bc-ask-again = Пожалуйста, отправьте текст или фото с подписью, либо /cancel.
+bc-text-too-long = В тексте { $length } символов, Telegram разрешает { $limit }. Сократите его и отправьте снова.
+bc-caption-too-long = В подписи { $length } символов, под фото Telegram разрешает { $limit }. Сократите её и отправьте фото снова.
+bc-empty = Сообщение пустое. Отправьте текст или фото.
+bc-audience = 👥 <b>Кому отправить?</b> Выберите всех подписчиков или одну-несколько тем.
+    Получателей сейчас: <b>{ $count }</b>
+bc-all = Все подписчики ({ $count })
+bc-paid-on = ⭐ Платная доставка: вкл. (до 1000/с)
+bc-paid-off = Платная доставка: выкл.
+bc-next = Далее ➡️
+bc-cancel-button = ✖️ Отмена
+bc-pick-audience = Выберите всех подписчиков или хотя бы одну тему.
+bc-use-buttons = Пожалуйста, используйте кнопки выше или /cancel.
+bc-preview = ⬆️ Именно это получат читатели: { $count }. Отправить?
+bc-send = ✅ Отправить ({ $count })
+bc-cancelled = Рассылка отменена. Ничего не отправлено.
+bc-nothing-to-cancel = Отменять нечего.
+bc-queued = 📣 Рассылка поставлена в очередь: { $count } читателей.
+bc-progress =
+    📣 <b>Рассылка</b> — { $state }
+    Отправлено: { $sent } · Ошибки: { $failed } · Заблокировали: { $blocked } · Осталось: { $remaining }
+    { $eta }
+bc-eta = Осталось примерно: { $eta }
+bc-final =
+    📣 <b>Рассылка: { $state }</b>
+    Аудитория: { $audience } · Отправлено: { $sent } · Ошибки: { $failed } · Заблокировали: { $blocked }
+    Заняло { $took }.
+bc-state-queued = в очереди
+bc-state-sending = идёт отправка
+bc-state-cancelling = отменяется…
+bc-state-cancelled = отменена
+bc-state-done = завершена
+bc-stop-button = ⏹ Остановить рассылку
+bc-stop-ok = Останавливаем: новые сообщения больше не уйдут.
+bc-stop-late = Эта рассылка уже завершена.
+bc-list-empty = Рассылок пока не было.
+bc-list-title = <b>Последние рассылки</b>
+bc-list-item = { $n }. { $state } · { $sent }/{ $audience } · { $when } · { $preview }
+
+stats =
+    📊 <b>Статистика</b>
+    Подписчики: { $total } (активны { $active }, заблокировали { $blocked }, отписались { $stopped })
+    По темам (активные): { $topics }
+    За 24 ч: статей { $articles }, отправлено { $sent }, ошибок { $failed }, заблокировали { $blockedNow }
+    Очереди: { $queues }
+    Ошибки (24 ч): { $failures }
+stats-none = нет
