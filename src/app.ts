@@ -98,7 +98,8 @@ export function createApp(opts: AppOptions): App {
   const rates: RateOptions = {
     rate: config.delivery.rate,
     paidRate: config.delivery.paidRate,
-    perChatMs: 1_000,
+    // A little over a second: the gap Telegram sees also includes the jitter of two HTTP round trips.
+    perChatMs: 1_100,
     ...tuning.rates,
   };
   const deliveries = createDeliveryStore({ redis, keys, rates, recordTtlSeconds: config.seenTtlSeconds });

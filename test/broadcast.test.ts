@@ -214,6 +214,28 @@ describe("broadcast delivery control", () => {
     }
   });
 
+  it("with PAID_BROADCAST enabled the editor can choose paid delivery for one broadcast", async () => {
+    const h = await harness({ env: { PAID_BROADCAST: "true" } });
+    try {
+      await seedSubscribers(h.app, [{ id: 75_000, topics: ["energy"] }, { id: 75_001, topics: ["energy"] }]);
+      const audience = await composeText(h, "Paid alert");
+      expect(buttons(audience).map((b) => b.text)).toContain("Paid delivery: off");
+      await press(h, audience.message_id, "bc:paid");
+      await h.emu.waitFor(() => buttons(h.emu.message(ADMIN.id, audience.message_id) as SentEntry).some((b) => b.text.startsWith("⭐ Paid delivery: on")));
+      const { id } = await confirm(h, audience);
+      expect(await waitForFanout(h.app, id)).toMatchObject({ paid: true, sent: 2 });
+      for (const c of [75_000, 75_001]) expect(h.emu.sent(c)[0]?.allow_paid_broadcast).toBe(true);
+
+      // The next one, left at the default, is not paid.
+      const audience2 = await composeText(h, "Free alert");
+      const second = await confirm(h, audience2);
+      expect(await waitForFanout(h.app, second.id)).toMatchObject({ paid: false, sent: 2 });
+      expect(h.emu.sent(75_000).at(-1)?.allow_paid_broadcast).toBeUndefined();
+    } finally {
+      await h.stop();
+    }
+  });
+
   it("a restart in the middle of the conversation resumes it", async () => {
     const emu = await startTelegramEmulator();
     const prefix = uniquePrefix();

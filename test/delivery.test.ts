@@ -207,3 +207,44 @@ describe("delivery under Telegram's limits and errors", () => {
     expect(breakingLines.every((e) => e?.plainText?.startsWith("⚡ BREAKING"))).toBe(true);
   });
 });
+
+describe("paid broadcasts", () => {
+  it("with PAID_BROADCAST=true every message carries allow_paid_broadcast and uses the paid rate", async () => {
+    const h = await startHarness({ env: { PAID_BROADCAST: "true", PAID_BROADCAST_RATE: "500" }, polling: false });
+    try {
+      const chats = range(40_000, 30);
+      await seedSubscribers(h.app, chats.map((id) => ({ id, topics: ["energy"] })));
+      const r = await h.app.ingest.ingest({ item: { url: "https://news.example.org/paid", title: "Paid delivery test", summary: "" }, source: { kind: "cms" }, explicitTopics: ["energy"] });
+      const rec = await waitForFanout(h.app, r.id);
+      expect(rec).toMatchObject({ paid: true, audience: 30, sent: 30 });
+      for (const c of chats) expect(h.emu.sent(c)[0]?.allow_paid_broadcast).toBe(true);
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
+describe("per-chat pacing", () => {
+  it("keeps about a second between two messages to one chat, so Telegram's per-chat limit never trips", async () => {
+    // The emulator allows exactly 1 message/s per chat, no burst: anything faster would be a 429.
+    const h = await startHarness({ polling: false, emulator: { perChatRate: 1, perChatBurst: 1 } });
+    try {
+      const chats = range(50_000, 3);
+      await seedSubscribers(h.app, chats.map((id) => ({ id, topics: ["energy", "cybersecurity"] })));
+      const ids = [];
+      for (const [i, topic] of ["energy", "cybersecurity", "energy"].entries()) {
+        const r = await h.app.ingest.ingest({ item: { url: `https://news.example.org/pace-${i}`, title: `Pacing ${i}`, summary: "" }, source: { kind: "cms" }, explicitTopics: [topic] });
+        ids.push(r.id);
+      }
+      for (const id of ids) expect(await waitForFanout(h.app, id)).toMatchObject({ sent: 3, failed: 0 });
+      expect(h.emu.count429).toBe(0);
+      for (const c of chats) {
+        const at = h.emu.sent(c).map((e) => e.at);
+        expect(at).toHaveLength(3);
+        for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!, `chat ${c}`).toBeGreaterThanOrEqual(900);
+      }
+    } finally {
+      await h.stop();
+    }
+  });
+});
