@@ -112,6 +112,9 @@ export function createWorkers(deps: {
       concurrency: deps.options.deliveryConcurrency,
       // Only here so queue.rateLimit() has a limiter to arm; the real pacing is the Redis GCRA.
       limiter: { max: 1_000_000, duration: 1_000 },
+      // After a rate-limit pause the re-queued job leaves no wake-up marker, so an idle worker would
+      // sleep a whole drainDelay (5 s by default) before taking it again: keep that wait short.
+      drainDelay: 1,
       settings: { backoffStrategy: (attempts: number) => Math.min(1_000 * 2 ** Math.max(0, attempts - 1), 30_000) },
     },
   );
