@@ -243,7 +243,7 @@ describe("per-chat pacing", () => {
 
 describe("persistent 5xx for one recipient", () => {
   it("retries with backoff, then records the recipient as failed with the reason", async () => {
-    const h = await startHarness({ polling: false, tuning: { maxAttempts: 4, retryBaseMs: 50 } });
+    const h = await startHarness({ polling: false, tuning: { maxAttempts: 4, retryBaseMs: 600 } });
     try {
       await seedSubscribers(h.app, [{ id: 55_000, topics: ["energy"] }]);
       h.emu.failNext(4, { code: 500, description: "Internal Server Error", method: "sendMessage" });
