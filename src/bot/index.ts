@@ -34,7 +34,7 @@ export function createBot(deps: BotDeps): Bot<Context> {
   const { services } = deps;
   // Replies to a reader's own taps may hit the per-chat limit (a fast double tap): wait and retry.
   // Bulk delivery does not go through this client; it paces itself and hands 429s to the queue.
-  bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 10 }));
+  bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 10, rethrowHttpErrors: true }));
 
   // The runner processes updates concurrently; one chat's updates still run in order, so two quick
   // taps on the picker can't interleave their read-modify-edit of the same keyboard.
@@ -51,7 +51,7 @@ export function createBot(deps: BotDeps): Bot<Context> {
       // Conversations build their own Api object per replay, without the bot's transformers.
       plugins: [
         async (ctx, next) => {
-          ctx.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 10 }));
+          ctx.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 10, rethrowHttpErrors: true }));
           await next();
         },
       ],

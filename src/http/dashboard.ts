@@ -34,9 +34,7 @@ export function createDashboard(deps: { queues: BoardQueue[]; password: string }
   serverAdapter.setBasePath(DASHBOARD_PATH);
   createBullBoard({
     queues: deps.queues.map((q) => new BullMQAdapter(q)),
-    // @bull-board/express 9.10.1 brings its own @bull-board/api 9.10.1 typings next to our 9.10.2:
-    // the same interface from two copies, so TypeScript needs the cast (same shape at runtime).
-    serverAdapter: serverAdapter as unknown as Parameters<typeof createBullBoard>[0]["serverAdapter"],
+    serverAdapter,
     options: { uiConfig: { boardTitle: "newsbot" } },
   });
 

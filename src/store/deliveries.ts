@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import { hourOf, type Keys } from "./keys.ts";
 import { runScript } from "./scripts.ts";
@@ -26,7 +27,18 @@ export interface ChunkRecipients {
   recipients: Array<{ uid: number; chatId: number; lang: "en" | "ru" }>;
 }
 
-export type SlotAnswer = { kind: "slot"; waitMs: number } | { kind: "chat-busy"; waitMs: number } | { kind: "cancelled" };
+export type SlotAnswer =
+  | { kind: "slot"; waitMs: number }
+  | { kind: "chat-busy"; waitMs: number }
+  | { kind: "cancelled" }
+  /** A newer run of the same chunk has claimed it (see claimChunk): this run must stop sending. */
+  | { kind: "superseded" };
+
+/** The run of a chunk that asks for a slot: only the latest claimant gets slots. */
+export interface ChunkRun {
+  chunk: number;
+  token: string;
+}
 
 export interface DeliveryStore {
   snapshotAudience(articleId: string, topics: string[]): Promise<void>;
@@ -34,7 +46,13 @@ export interface DeliveryStore {
   audienceBitmap(articleId: string): Promise<Buffer>;
   plan(articleId: string, plan: { audience: number; chunks: number; paid: boolean }): Promise<void>;
   recipients(articleId: string, fromUid: number, toUid: number): Promise<ChunkRecipients>;
-  acquireSlot(articleId: string, chatId: number, paid: boolean): Promise<SlotAnswer>;
+  /**
+   * Makes the caller the one run allowed to send for this chunk. A job whose lock expired while its
+   * process was still alive (a long pause, Redis down longer than the lock) is run again elsewhere;
+   * the older run is then refused slots instead of sending to everybody a second time.
+   */
+  claimChunk(articleId: string, chunk: number): Promise<ChunkRun>;
+  acquireSlot(articleId: string, chatId: number, paid: boolean, run?: ChunkRun): Promise<SlotAnswer>;
   pauseSending(ms: number): Promise<void>;
   settle(articleId: string, uid: number, outcome: Outcome, reason?: string): Promise<boolean>;
   /** True for exactly one caller: the one that finished the last chunk. */
@@ -57,6 +75,8 @@ export interface RateOptions {
 }
 
 const num = (v: string | undefined) => (v ? Number(v) : undefined);
+/** Field of the delivery record holding the token of a chunk's current run. */
+const runField = (chunk: number) => `run:${chunk}`;
 
 export function createDeliveryStore(deps: { redis: Redis; keys: Keys; rates: RateOptions; recordTtlSeconds: number }): DeliveryStore {
   const { redis, keys, rates } = deps;
@@ -127,13 +147,26 @@ export function createDeliveryStore(deps: { redis: Redis; keys: Keys; rates: Rat
       }
       return { recipients };
     },
-    async acquireSlot(articleId, chatId, paid) {
+    async claimChunk(articleId, chunk) {
+      const run = { chunk, token: randomBytes(8).toString("hex") };
+      // Only on an existing record: a field must not create a hash without its TTL.
+      await redis.eval(
+        `if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end return 1`,
+        1,
+        keys.delivery(articleId),
+        runField(chunk),
+        run.token,
+      );
+      return run;
+    },
+    async acquireSlot(articleId, chatId, paid, run) {
       const [kind, ms] = (await runScript(
         redis,
         "acquire-slot",
         [keys.limiter(paid ? "paid" : "normal"), keys.chatCooldown(chatId), keys.delivery(articleId)],
-        [paid ? intervalPaid : intervalNormal, rates.perChatMs],
+        [paid ? intervalPaid : intervalNormal, rates.perChatMs, run ? runField(run.chunk) : "", run?.token ?? ""],
       )) as [number, number];
+      if (kind === 3) return { kind: "superseded" };
       if (kind === 2) return { kind: "cancelled" };
       if (kind === 1) return { kind: "chat-busy", waitMs: ms };
       return { kind: "slot", waitMs: ms };

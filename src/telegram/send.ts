@@ -16,11 +16,22 @@ const UNREACHABLE = /chat not found|user is deactivated|bot was blocked|bot was 
 // A photo Telegram can't fetch or use is the photo's fault, not the article's: fall back to text.
 const BAD_PHOTO = /wrong file identifier|failed to get HTTP URL content|wrong type of the web page content|IMAGE_PROCESS_FAILED|PHOTO_INVALID|wrong remote file|WEBPAGE_CURL_FAILED|WEBPAGE_MEDIA_EMPTY|photo/i;
 
-/** Short, log- and metric-friendly reason (never contains the token: grammY keeps it out of errors). */
+/** Anything shaped like a request URL path with a bot token in it. */
+const TOKEN_IN_TEXT = /bot\d+:[\w-]+/g;
+
+/**
+ * Short, log- and metric-friendly reason. It ends up in Redis (failure counters, job reasons) where
+ * the log masking can't reach, so it must never carry the token: a network error's message from
+ * node-fetch contains the request URL, so only its code is kept.
+ */
 function reasonOf(err: unknown): string {
-  if (err instanceof GrammyError) return `${err.error_code}: ${err.description}`.slice(0, 120);
-  if (err instanceof HttpError) return `network: ${String((err.error as Error | undefined)?.message ?? err.message)}`.slice(0, 120);
-  return `error: ${String((err as Error)?.message ?? err)}`.slice(0, 120);
+  if (err instanceof GrammyError) return `${err.error_code}: ${err.description}`.replace(TOKEN_IN_TEXT, "bot***").slice(0, 120);
+  if (err instanceof HttpError) {
+    const cause = err.error as { code?: unknown; name?: unknown } | undefined;
+    const code = typeof cause?.code === "string" ? cause.code : typeof cause?.name === "string" ? cause.name : "error";
+    return `network: ${code}`;
+  }
+  return `error: ${String((err as Error)?.message ?? err)}`.replace(TOKEN_IN_TEXT, "bot***").slice(0, 120);
 }
 
 export function classifySendError(err: unknown): Exclude<SendResult, { kind: "sent" }> {

@@ -1,10 +1,15 @@
 -- One global send slot (GCRA) plus the per-chat spacing, shared by every worker process.
 -- KEYS[1] limiter (tat in µs), KEYS[2] chat cooldown key, KEYS[3] delivery record
 -- ARGV[1] interval between sends (µs), ARGV[2] per-chat spacing (ms)
+-- ARGV[3] (optional) the record field naming the chunk's current run, ARGV[4] the caller's run token
 -- Returns {0, wait ms} with a slot reserved, {1, ms} when the chat must wait that long,
--- {2, 0} when the delivery was cancelled.
+-- {2, 0} when the delivery was cancelled, {3, 0} when a newer run of the chunk took it over.
 local state = redis.call('HGET', KEYS[3], 'state')
 if state == 'cancelling' or state == 'cancelled' then return {2, 0} end
+if ARGV[3] and ARGV[3] ~= '' then
+  local owner = redis.call('HGET', KEYS[3], ARGV[3])
+  if owner and owner ~= ARGV[4] then return {3, 0} end
+end
 local chatTtl = redis.call('PTTL', KEYS[2])
 if chatTtl > 0 then return {1, chatTtl} end
 local t = redis.call('TIME')
