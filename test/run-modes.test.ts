@@ -6,6 +6,7 @@ import { postArticle, range, seedSubscribers, waitForFanout } from "./support/se
 import { spawnBot, type BotProcess } from "./support/processes.ts";
 import { freePort, startRedis, type RedisProcess } from "./support/redis-server.ts";
 import { startTelegramEmulator, type TelegramEmulator } from "./support/telegram-emulator.ts";
+import { peakPerSecond } from "./support/rates.ts";
 
 const CATALOG = fileURLToPath(new URL("./fixtures/catalog.yaml", import.meta.url));
 const INGEST_TOKEN = "run-modes-ingest-token-0123";
@@ -41,16 +42,6 @@ async function privateRedis(args?: string[]): Promise<RedisProcess> {
   return r;
 }
 
-/** Highest number of messages the emulator accepted within any 1 s window. */
-function peakPerSecond(times: number[]): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let peak = 0;
-  for (let i = 0, j = 0; i < sorted.length; i++) {
-    while ((sorted[i] ?? 0) - (sorted[j] ?? 0) >= 1000) j++;
-    peak = Math.max(peak, i - j + 1);
-  }
-  return peak;
-}
 
 /** One sample of a Prometheus text exposition, matched by name and a subset of its labels (0 if absent). */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number {

@@ -5,19 +5,10 @@ import { startHarness, uniquePrefix, type Harness } from "./support/harness.ts";
 import { range, seedSubscribers, waitForFanout } from "./support/seed.ts";
 import { spawnBot, type BotProcess } from "./support/processes.ts";
 import { startTelegramEmulator, type TelegramEmulator } from "./support/telegram-emulator.ts";
+import { peakPerSecond } from "./support/rates.ts";
 
 const CATALOG = fileURLToPath(new URL("./fixtures/catalog.yaml", import.meta.url));
 
-/** Highest number of messages the emulator accepted within any 1 s window. */
-function peakPerSecond(times: number[]): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let peak = 0;
-  for (let i = 0, j = 0; i < sorted.length; i++) {
-    while ((sorted[i] ?? 0) - (sorted[j] ?? 0) >= 1000) j++;
-    peak = Math.max(peak, i - j + 1);
-  }
-  return peak;
-}
 
 describe("separate worker processes on one Redis", () => {
   let emu: TelegramEmulator;
