@@ -2,6 +2,7 @@ import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "../src/logger.ts";
 import { keyPrefix } from "../src/redis.ts";
+import { createThrottledReporter } from "../src/log-throttle.ts";
 import {
   CHUNK_UIDS,
   DEFAULT_JOB_OPTIONS,
@@ -34,13 +35,14 @@ export interface Queues {
 
 export function createQueues(deps: { connection: Redis; prefix: string; logger: Logger }): Queues {
   const prefix = keyPrefix(deps.prefix);
+  const report = createThrottledReporter(deps.logger, "error");
   const make = <T>(name: keyof typeof QUEUE) => {
     const q = new Queue<T>(QUEUE[name], {
       connection: deps.connection,
       prefix,
       defaultJobOptions: DEFAULT_JOB_OPTIONS[name],
     });
-    q.on("error", (err) => deps.logger.error({ err, queue: name }, "queue error"));
+    q.on("error", (err) => report(`queue:${name}:${err.message}`, { reason: err.message, queue: name }, "queue error"));
     return q;
   };
   const feeds = make<PollFeedData>("feeds");

@@ -2,6 +2,7 @@ import { DelayedError, RateLimitError, WaitingError, Worker, type Job } from "bu
 import type { Redis } from "ioredis";
 import type { Logger } from "../src/logger.ts";
 import { keyPrefix } from "../src/redis.ts";
+import { createThrottledReporter } from "../src/log-throttle.ts";
 import { PRIORITY, QUEUE, type BroadcastProgressData, type DeliverChunkData, type FanoutData, type PollFeedData } from "./definitions.ts";
 import { processBroadcastProgress, type BroadcastProgressDeps } from "./processors/broadcast-progress.ts";
 import { processDeliverChunk, type DeliverDeps } from "./processors/deliver.ts";
@@ -22,7 +23,7 @@ export interface WorkerOptions {
 export interface Workers {
   close(): Promise<void>;
   /** Aborts in-flight chunks (they re-queue what is left) and closes; for graceful shutdown. */
-  drainAndClose(): Promise<void>;
+  drainAndClose(boundMs?: number): Promise<void>;
   all: Worker[];
 }
 
@@ -135,8 +136,9 @@ export function createWorkers(deps: {
   );
 
   const all = [feeds, fanout, delivery, progress] as Worker[];
+  const report = createThrottledReporter(logger, "error");
   for (const w of all) {
-    w.on("error", (err) => logger.error({ err, queue: w.name }, "worker error"));
+    w.on("error", (err) => report(`worker:${w.name}:${err.message}`, { reason: err.message, queue: w.name }, "worker error"));
     w.on("failed", (job, err) => {
       if (!job) return;
       const level = job.attemptsMade < (job.opts.attempts ?? 1) ? "warn" : "error";
@@ -149,9 +151,19 @@ export function createWorkers(deps: {
     async close() {
       await Promise.all(all.map((w) => w.close()));
     },
-    async drainAndClose() {
+    async drainAndClose(boundMs = 10_000) {
       delivery.cancelAllJobs("shutdown");
-      await Promise.all(all.map((w) => w.close()));
+      // With Redis down a graceful close can't finish (it must write job states): after the bound,
+      // force it. Jobs left active are taken over by another worker once their lock expires.
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), boundMs)));
+      const result = await Promise.race([Promise.all(all.map((w) => w.close())).then(() => "closed" as const), bound]);
+      clearTimeout(timer);
+      if (result === "timeout") {
+        // A forced close can hang on a dead connection too: start it, don't wait for it.
+        logger.warn({ boundMs }, "workers did not close in time (is Redis down?); leaving their jobs to the lock timeout");
+        for (const w of all) void w.close(true).catch(() => undefined);
+      }
     },
   };
 }

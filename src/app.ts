@@ -5,6 +5,7 @@ import type { Catalog } from "./catalog.ts";
 import type { Config } from "./config.ts";
 import type { Logger } from "./logger.ts";
 import { createRedis, type Redis } from "./redis.ts";
+import { createThrottledReporter } from "./log-throttle.ts";
 import { createKeys, type Keys } from "./store/keys.ts";
 import { createSubscriberStore, type SubscriberStore } from "./store/subscribers.ts";
 import { createArticleStore, type ArticleStore } from "./store/articles.ts";
@@ -87,9 +88,10 @@ export function createApp(opts: AppOptions): App {
   const runsWorkers = role === "all" || role === "worker";
 
   const redis = createRedis({ url: config.redisUrl, role: "producer", name: `newsbot-${role}` });
-  redis.on("error", (err) => logger.warn({ reason: err.message }, "Redis connection problem"));
+  const reportRedis = createThrottledReporter(logger, "warn");
+  redis.on("error", (err) => reportRedis(`app:${err.message}`, { reason: err.message }, "Redis connection problem"));
   const workerRedis = runsWorkers ? createRedis({ url: config.redisUrl, role: "worker", name: `newsbot-${role}-worker` }) : undefined;
-  workerRedis?.on("error", (err) => logger.warn({ reason: err.message }, "Redis (workers) connection problem"));
+  workerRedis?.on("error", (err) => reportRedis(`workers:${err.message}`, { reason: err.message }, "Redis (workers) connection problem"));
 
   const keys = createKeys(config.redisPrefix);
   const topicIds = catalog.topics.map((t) => t.id);
@@ -270,7 +272,8 @@ export function createApp(opts: AppOptions): App {
       await intake?.stop();
       await http?.close();
       await workers?.drainAndClose();
-      await queues.close();
+      // Closing queues writes nothing, but waits for a connection; don't let a dead Redis hold us.
+      await Promise.race([queues.close(), new Promise((resolve) => setTimeout(resolve, 3_000).unref())]);
       // QUIT waits for a connection that is down (forever for the workers' one): just drop those.
       const close = (r: Redis) => (r.status === "ready" ? r.quit().then(() => undefined, () => r.disconnect()) : r.disconnect());
       await Promise.all([close(redis), workerRedis && close(workerRedis)]);

@@ -38,7 +38,9 @@ export type DeliverResult =
   /** Step aside (breaking news waiting, or shutdown): the caller re-queues the job untouched. */
   | { status: "yield"; reason: "breaking" | "shutdown" }
   /** Every recent send failed transiently: the caller retries the job with backoff. */
-  | { status: "outage"; reason: string };
+  | { status: "outage"; reason: string }
+  /** A newer run of this job owns the chunk (this run's lock expired while it was alive): touch nothing. */
+  | { status: "superseded" };
 
 interface Pending {
   uid: number;
@@ -83,6 +85,8 @@ export async function processDeliverChunk(
     await deps.deliveries.finishChunk(articleId, data.chunk);
     return { status: "done", sent: 0, blocked: 0, failed: 0, finishedFanout: false };
   }
+  // Claimed before reading who is owed: an older run still alive gets no slot from here on.
+  const run = await deps.deliveries.claimChunk(articleId, data.chunk);
   const { recipients } = await deps.deliveries.recipients(articleId, data.fromUid, data.toUid);
   const paid = (await deps.deliveries.record(articleId))?.paid ?? false;
   const rendered = new Map<string, { message: OutgoingMessage; fallback: OutgoingMessage }>();
@@ -139,7 +143,11 @@ export async function processDeliverChunk(
           continue;
         }
       }
-      const slot = await deps.deliveries.acquireSlot(articleId, p.chatId, paid);
+      const slot = await deps.deliveries.acquireSlot(articleId, p.chatId, paid, run);
+      if (slot.kind === "superseded") {
+        stop = { status: "superseded" };
+        break;
+      }
       if (slot.kind === "cancelled") {
         stop = { status: "cancelled" };
         break;
@@ -208,6 +216,7 @@ export async function processDeliverChunk(
 
   if (stop && stop.status !== "cancelled") {
     if (stop.status === "rate-limited") log.warn({ retryAfterMs: stop.ms }, "Telegram rate limit hit; delivery paused");
+    if (stop.status === "superseded") log.warn({ ...counts }, "chunk taken over by a newer run (this run's job lock expired); this run stops");
     return stop;
   }
   const finishedFanout = await deps.deliveries.finishChunk(articleId, data.chunk);
