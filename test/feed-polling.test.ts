@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Job } from "bullmq";
 import { startHarness, uniquePrefix, type Harness } from "./support/harness.ts";
 import { createFeedServer, type FeedServer } from "./support/feed-server.ts";
-import { seedSubscribers } from "./support/seed.ts";
+import { seedSubscribers, waitForStartupPolls } from "./support/seed.ts";
 import type { PollResult } from "../jobs/processors/poll-feed.ts";
 
 interface Item {
@@ -89,6 +89,7 @@ ${list.map((f) => `  - { url: "${feeds.url(f.path)}", topics: [${f.topics.join("
       { id: 9002, topics: ["turkmenistan"] },
       { id: 9003, topics: ["cybersecurity"] },
     ]);
+    await waitForStartupPolls(h.app, FEEDS.length);
   });
   afterAll(async () => {
     await h?.stop();

@@ -258,8 +258,10 @@ interface RawItem {
 }
 
 function rssRaw(item: RssFeed.Item<string>): RawItem {
-  // A permalink guid (the RSS default) is the article URL when <link> is missing.
-  const guidLink = item.guid && item.guid.isPermaLink !== false ? item.guid.value : undefined;
+  // A permalink guid (the RSS default) is the article URL when <link> is missing or unusable; but
+  // only an absolute one: feeds often leave isPermaLink off opaque ids ("12345"), and resolving
+  // those against the feed URL would send readers to a page that does not exist.
+  const guidLink = item.guid && item.guid.isPermaLink !== false && /^\s*https?:\/\//i.test(item.guid.value ?? "") ? item.guid.value : undefined;
   return {
     guid: item.guid?.value,
     links: [item.link, guidLink],

@@ -38,3 +38,15 @@ export async function waitForFanout(app: App, articleId: string, timeoutMs = 20_
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/**
+ * Every feed's scheduler polls once at start-up. Tests that script a feed's answers wait for those
+ * polls first, or one could land after a route is set and take the "first poll" the test makes.
+ */
+export async function waitForStartupPolls(app: App, feeds: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await app.queues.feeds.getJobCounts("completed", "failed")).completed! < feeds) {
+    if (Date.now() > deadline) throw new Error("start-up polls did not finish");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
