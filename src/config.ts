@@ -4,6 +4,13 @@ const bool = z
   .enum(["true", "false", "1", "0", "yes", "no", ""])
   .transform((v) => v === "true" || v === "1" || v === "yes");
 
+/** Messages per second may be fractional (29.5): the limiter works in microseconds. */
+const rate = (min: number, max: number) =>
+  z.coerce
+    .number({ error: "must be a number" })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` });
+
 const int = (min: number, max: number) =>
   z.coerce
     .number({ error: "must be a number" })
@@ -47,9 +54,9 @@ const schema = z.object({
     .string()
     .min(16, { error: "must be at least 16 characters (it guards the ingest API)" })
     .optional(),
-  DELIVERY_RATE: int(1, 30).default(25),
+  DELIVERY_RATE: rate(1, 30).default(25),
   PAID_BROADCAST: bool.default(false),
-  PAID_BROADCAST_RATE: int(1, 1000).default(1000),
+  PAID_BROADCAST_RATE: rate(1, 1000).default(1000),
   SEEN_TTL_DAYS: int(1, 3650).default(30),
   FEED_TIMEOUT_MS: int(100, 120_000).default(15_000),
   FEED_MAX_BYTES: int(1024, 100 * 1024 * 1024).default(5 * 1024 * 1024),
