@@ -17,7 +17,9 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local interval = tonumber(ARGV[1])
-redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', math.floor((tat - now + interval) / 1000) + 60000)
+-- %.0f, not tostring(): Lua prints numbers with %.14g, which rounds a 16-digit µs timestamp to 100 µs
+-- and with it every interval (950/s would become 909/s, 980/s would become 1000/s).
+redis.call('SET', KEYS[1], string.format('%.0f', tat + interval), 'PX', math.floor((tat - now + interval) / 1000) + 60000)
 local waitMs = math.floor((tat - now) / 1000)
 redis.call('SET', KEYS[2], '1', 'PX', waitMs + tonumber(ARGV[2]))
 return {0, waitMs}
