@@ -41,3 +41,24 @@ export function machine(): Record<string, string | number> {
    
   return { node: process.version, platform: `${process.platform}-${process.arch}` };
 }
+
+/**
+ * Per-approach medians over repeated runs: every numeric field is the median of its runs; other
+ * fields (labels, per-second series) come from the run whose first numeric-rate field
+ * (`achievedRate` or `rate`) is the median one, so a chart shows a run that really happened.
+ */
+export function medianRows<T extends { approach: string }>(runs: T[][]): T[] {
+  const order = runs[0]?.map((r) => r.approach) ?? [];
+  return order.map((approach) => {
+    const same = runs.map((rows) => rows.find((r) => r.approach === approach)).filter((r): r is T => r !== undefined);
+    const rec = (r: T) => r as unknown as Record<string, unknown>;
+    const key = ["achievedRate", "rate"].find((k) => typeof rec(same[0]!)[k] === "number");
+    const sorted = key ? [...same].sort((a, b) => (rec(a)[key] as number) - (rec(b)[key] as number)) : same;
+    const representative = sorted[Math.floor((sorted.length - 1) / 2)] ?? same[0]!;
+    const out: Record<string, unknown> = { ...rec(representative) };
+    for (const [k, v] of Object.entries(out)) {
+      if (typeof v === "number") out[k] = median(same.map((r) => rec(r)[k] as number));
+    }
+    return out as unknown as T;
+  });
+}

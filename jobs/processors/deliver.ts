@@ -101,6 +101,14 @@ export async function processDeliverChunk(
 
   const queue: Pending[] = recipients.map((r) => ({ ...r, attempts: 0, notBefore: 0 }));
   let stop: DeliverResult | undefined;
+  // Wakes every lane that sleeps towards a slot as soon as one lane decides to stop (a 429 must
+  // not wait out the slots the other lanes had reserved before the pause even starts).
+  const halted = new AbortController();
+  const halt = (result: DeliverResult) => {
+    stop ??= result;
+    halted.abort();
+  };
+  signal?.addEventListener("abort", () => halted.abort(), { once: true });
   let consecutiveTransient = 0;
   let lastYieldCheck = 0;
   const counts = { sent: 0, blocked: 0, failed: 0 };
@@ -124,20 +132,20 @@ export async function processDeliverChunk(
   const lane = async () => {
     while (!stop) {
       if (signal?.aborted) {
-        stop = { status: "yield", reason: "shutdown" };
+        halt({ status: "yield", reason: "shutdown" });
         break;
       }
       if (isNormal && now() - lastYieldCheck > 500) {
         lastYieldCheck = now();
         if (await deps.breakingWaiting()) {
-          stop = { status: "yield", reason: "breaking" };
+          halt({ status: "yield", reason: "breaking" });
           break;
         }
       }
       const p = next();
       if (!p) break;
       if (p.notBefore > now()) {
-        await sleep(p.notBefore - now(), signal);
+        await sleep(p.notBefore - now(), halted.signal);
         if (stop || signal?.aborted) {
           queue.push(p);
           continue;
@@ -145,11 +153,11 @@ export async function processDeliverChunk(
       }
       const slot = await deps.deliveries.acquireSlot(articleId, p.chatId, paid, run);
       if (slot.kind === "superseded") {
-        stop = { status: "superseded" };
+        halt({ status: "superseded" });
         break;
       }
       if (slot.kind === "cancelled") {
-        stop = { status: "cancelled" };
+        halt({ status: "cancelled" });
         break;
       }
       if (slot.kind === "chat-busy") {
@@ -159,7 +167,7 @@ export async function processDeliverChunk(
         continue;
       }
       const slotAt = now() + slot.waitMs;
-      await sleep(slot.waitMs);
+      await sleep(slot.waitMs, halted.signal);
       if (stop) {
         queue.push(p);
         break;
@@ -192,14 +200,14 @@ export async function processDeliverChunk(
         case "rate-limited":
           queue.push(p);
           await deps.deliveries.pauseSending(result.retryAfterMs);
-          stop ??= { status: "rate-limited", ms: result.retryAfterMs };
+          halt({ status: "rate-limited", ms: result.retryAfterMs });
           break;
         case "transient":
           consecutiveTransient++;
           p.attempts++;
           if (consecutiveTransient >= deps.outageThreshold) {
             queue.push(p);
-            stop ??= { status: "outage", reason: result.reason };
+            halt({ status: "outage", reason: result.reason });
           } else if (p.attempts >= deps.maxAttempts) {
             if (await deps.deliveries.settle(articleId, p.uid, "failed", result.reason)) counts.failed++;
             log.warn({ chatId: p.chatId, reason: result.reason, attempts: p.attempts }, "delivery failed after retries");
