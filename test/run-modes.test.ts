@@ -1,14 +1,12 @@
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { fileURLToPath } from "node:url";
 import { loadConfig, type ConfigError } from "../src/config.ts";
 import { startHarness, uniquePrefix, type Harness } from "./support/harness.ts";
 import { postArticle, range, seedSubscribers, waitForFanout } from "./support/seed.ts";
-import { spawnBot, type BotProcess } from "./support/processes.ts";
+import { processEnv, spawnBot, type BotProcess } from "./support/processes.ts";
 import { freePort, startRedis, type RedisProcess } from "./support/redis-server.ts";
 import { startTelegramEmulator, type TelegramEmulator } from "./support/telegram-emulator.ts";
 import { peakPerSecond } from "./support/rates.ts";
 
-const CATALOG = fileURLToPath(new URL("./fixtures/catalog.yaml", import.meta.url));
 const INGEST_TOKEN = "run-modes-ingest-token-0123";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -57,16 +55,7 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 const copiesOf = (emu: TelegramEmulator, chats: number[], title: string) =>
   chats.map((c) => emu.sent(c).filter((e) => e.plainText?.includes(title)).length);
 
-const baseEnv = (emu: TelegramEmulator, prefix: string) => ({
-  BOT_TOKEN: emu.token,
-  TELEGRAM_API_ROOT: emu.apiRoot,
-  REDIS_URL: inject("redisUrl"),
-  REDIS_PREFIX: prefix,
-  CATALOG_PATH: CATALOG,
-  PORT: "0",
-  DELIVERY_RATE: "25",
-  JOB_LOCK_MS: "2000",
-});
+const baseEnv = (emu: TelegramEmulator, prefix: string) => processEnv(emu, inject("redisUrl"), prefix, { DELIVERY_RATE: "25" });
 
 describe("configuration of run modes", () => {
   it("needs WEBHOOK_SECRET with WEBHOOK_URL, checks ROLE, and main.ts says so before connecting", async () => {

@@ -1,13 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
-import { fileURLToPath } from "node:url";
 import { startHarness, uniquePrefix, type Harness } from "./support/harness.ts";
 import { range, seedSubscribers, waitForFanout } from "./support/seed.ts";
-import { spawnBot, type BotProcess } from "./support/processes.ts";
+import { processEnv, spawnBot, type BotProcess } from "./support/processes.ts";
 import { startTelegramEmulator, type TelegramEmulator } from "./support/telegram-emulator.ts";
 import { peakPerSecond } from "./support/rates.ts";
 
-const CATALOG = fileURLToPath(new URL("./fixtures/catalog.yaml", import.meta.url));
 
 
 describe("separate worker processes on one Redis", () => {
@@ -15,19 +13,13 @@ describe("separate worker processes on one Redis", () => {
   let h: Harness;
   let prefix: string;
   const procs: BotProcess[] = [];
-  const workerEnv = () => ({
-    ROLE: "worker",
-    BOT_TOKEN: emu.token,
-    TELEGRAM_API_ROOT: emu.apiRoot,
-    REDIS_URL: inject("redisUrl"),
-    REDIS_PREFIX: prefix,
-    CATALOG_PATH: CATALOG,
-    PORT: "0",
-    // Below the default 25 so a loaded CI machine's scheduling jitter can't push a burst over 30/s;
-    // the point here is that two processes share one limit, not how close to it they run.
-    DELIVERY_RATE: "20",
-    JOB_LOCK_MS: "2000",
-  });
+  const workerEnv = () =>
+    processEnv(emu, inject("redisUrl"), prefix, {
+      ROLE: "worker",
+      // Below the default 25 so a loaded CI machine's scheduling jitter can't push a burst over 30/s;
+      // the point here is that two processes share one limit, not how close to it they run.
+      DELIVERY_RATE: "20",
+    });
 
   beforeAll(async () => {
     // Telegram's own limit, enforced by the emulator: 30 messages/s for the bot.

@@ -9,14 +9,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
-import { fileURLToPath } from "node:url";
 import { startHarness, uniquePrefix, type Harness } from "../support/harness.ts";
 import { waitForFanout } from "../support/seed.ts";
-import { spawnBot, type BotProcess } from "../support/processes.ts";
+import { processEnv, spawnBot, type BotProcess } from "../support/processes.ts";
 import { startTelegramEmulator, type TelegramEmulator } from "../support/telegram-emulator.ts";
 import { ADMIN, broadcastTo, copiesPerChat, report, seedAudience, tally, textHas } from "../support/reliability.ts";
 
-const CATALOG = fileURLToPath(new URL("../fixtures/catalog.yaml", import.meta.url));
 /** Sends one process can have in flight: 8 lanes per chunk × DELIVERY_CONCURRENCY chunks (default 4). */
 const IN_FLIGHT_BOUND = 8 * 4;
 
@@ -28,19 +26,7 @@ describe("worker processes crashing or freezing mid fan-out", () => {
   const botEnv = { ADMIN_IDS: String(ADMIN.id), DELIVERY_RATE: "20", PAID_BROADCAST: "true", PAID_BROADCAST_RATE: "1000" };
   // Articles go out as paid broadcasts at 1,000/s (10,000 take ~10-20 s); editors' broadcasts are
   // unpaid unless chosen, so they go at DELIVERY_RATE.
-  const workerEnv = () => ({
-    ROLE: "worker",
-    BOT_TOKEN: emu.token,
-    TELEGRAM_API_ROOT: emu.apiRoot,
-    REDIS_URL: inject("redisUrl"),
-    REDIS_PREFIX: prefix,
-    CATALOG_PATH: CATALOG,
-    PORT: "0",
-    JOB_LOCK_MS: "2000",
-    DELIVERY_RATE: "20",
-    PAID_BROADCAST: "true",
-    PAID_BROADCAST_RATE: "1000",
-  });
+  const workerEnv = () => processEnv(emu, inject("redisUrl"), prefix, { ROLE: "worker", DELIVERY_RATE: "20", PAID_BROADCAST: "true", PAID_BROADCAST_RATE: "1000" });
 
   async function startWorker(): Promise<BotProcess> {
     const p = spawnBot(workerEnv());
@@ -95,7 +81,8 @@ describe("worker processes crashing or freezing mid fan-out", () => {
     expect(rec).toMatchObject({ state: "done", paid: true, audience: 10_000, sent: 10_000, failed: 0, blocked: 0 });
     expect(t.missing).toBe(0);
     expect(t.duplicates).toBeLessThanOrEqual(IN_FLIGHT_BOUND);
-    expect(w2.output.some((l) => l.includes('"msg":"fan-out finished"'))).toBe(true);
+    // The record is marked done a moment before the line reaches the pipe.
+    await expect.poll(() => w2.output.some((l) => l.includes('"msg":"fan-out finished"')), { timeout: 5_000 }).toBe(true);
   });
 
   it("a worker frozen (SIGSTOP) past its job lock, then resumed: another takes over and the resumed one stops", { timeout: 120_000 }, async () => {

@@ -2,6 +2,24 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const CATALOG = fileURLToPath(new URL("../fixtures/catalog.yaml", import.meta.url));
+
+/**
+ * The environment of a bot or worker process on the test run's Redis and an emulator: the test
+ * catalog, any free port, a 2 s job lock so a killed worker's jobs are taken over quickly.
+ */
+export function processEnv(emu: { token: string; apiRoot: string }, redisUrl: string, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    BOT_TOKEN: emu.token,
+    TELEGRAM_API_ROOT: emu.apiRoot,
+    REDIS_URL: redisUrl,
+    REDIS_PREFIX: prefix,
+    CATALOG_PATH: CATALOG,
+    PORT: "0",
+    JOB_LOCK_MS: "2000",
+    ...extra,
+  };
+}
 
 export interface BotProcess {
   child: ChildProcess;
