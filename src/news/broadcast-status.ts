@@ -14,6 +14,11 @@ function duration(ms: number): string {
   return m < 60 ? `${m}m ${s % 60}s` : `${Math.floor(m / 60)}h ${m % 60}m`;
 }
 
+/** The delivery's state in the editor's words ("no_topic" can't happen to a broadcast; shown as finished). */
+export function stateLabel(rec: DeliveryRecord, t: Translate): string {
+  return t(`bc-state-${rec.state === "no_topic" ? "done" : rec.state}`);
+}
+
 export function isFinished(rec: DeliveryRecord): boolean {
   return rec.state === "done" || rec.state === "cancelled" || rec.state === "no_topic";
 }
@@ -23,7 +28,7 @@ export function isFinished(rec: DeliveryRecord): boolean {
  * (with a Cancel button), totals once it ended. `configuredRate` is used until a rate is measured.
  */
 export function broadcastStatus(rec: DeliveryRecord, t: Translate, configuredRate: number, now = Date.now()): { text: string; keyboard?: InlineKeyboard } {
-  const state = t(`bc-state-${rec.state === "no_topic" ? "done" : rec.state}`);
+  const state = stateLabel(rec, t);
   const settled = rec.sent + rec.failed + rec.blocked;
   if (isFinished(rec)) {
     const took = rec.finishedAt && rec.queuedAt ? duration(rec.finishedAt - rec.queuedAt) : "—";

@@ -2,7 +2,7 @@ import { Composer, InlineKeyboard } from "grammy";
 import { createConversation } from "@grammyjs/conversations";
 import type { Context } from "../context.ts";
 import { BROADCAST_CONVERSATION, createBroadcastConversation, type BroadcastConversationDeps } from "../conversations/broadcast.ts";
-import { STOP_DATA, isFinished, stopData } from "../../news/broadcast-status.ts";
+import { STOP_DATA, isFinished, stateLabel, stopData } from "../../news/broadcast-status.ts";
 
 const isAdmin = (ctx: Context) => ctx.from !== undefined && ctx.services.adminIds.has(ctx.from.id);
 
@@ -58,7 +58,7 @@ export function createAdminFeature(deps: BroadcastConversationDeps): Composer<Co
       lines.push(
         ctx.t("bc-list-item", {
           n,
-          state: ctx.t(`bc-state-${rec.state === "no_topic" ? "done" : rec.state}`),
+          state: stateLabel(rec, (key, vars) => ctx.t(key, vars)),
           sent: rec.sent,
           audience: rec.audience,
           when: new Date(b.createdAt).toISOString().slice(0, 16).replace("T", " "),
